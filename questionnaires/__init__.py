@@ -1,0 +1,1 @@
+"""Questionnaire model, loader, expression language and import/export of questionnaires."""
