@@ -1,0 +1,618 @@
+"""Load and validate a questionnaire folder; every problem names file, path and line."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from questionnaires.errors import ExpressionSyntaxError, Problem, QuestionnaireError
+from questionnaires.model import (
+    NAME_CODE_PATTERN,
+    CalculatedQuestion,
+    DecimalColumn,
+    DecimalQuestion,
+    GridQuestion,
+    IntegerColumn,
+    IntegerQuestion,
+    MultipleChoiceQuestion,
+    NoteQuestion,
+    Option,
+    OptionList,
+    Questionnaire,
+    QuestionType,
+    Rule,
+    ScaleColumn,
+    ScaleQuestion,
+    SingleChoiceColumn,
+    SingleChoiceQuestion,
+)
+from questionnaires.translations import (
+    TRANSLATIONS_FOLDER,
+    TranslationFile,
+    check_translation,
+    read_translation,
+    translation_path,
+)
+from questionnaires.variables import question_variable_names
+from questionnaires.yamlsource import PathKey, YamlReadError, YamlSource, format_path, read_yaml
+
+QUESTIONNAIRE_FILE = "questionnaire.yaml"
+
+#: The question types a profile role may sit on (calculated questions by value type).
+_PROFILE_TYPES: dict[str, tuple[str, ...]] = {
+    "country": ("single_choice", "calculated:text"),
+    "region": ("single_choice", "calculated:text"),
+    "nace": ("single_choice", "text", "calculated:text"),
+    "employees": ("integer", "calculated:integer"),
+    "size_class": ("single_choice", "calculated:text"),
+    "value_chain": ("single_choice", "calculated:text"),
+}
+
+
+def load_questionnaire(path: Path | str) -> Questionnaire:
+    """Load the questionnaire folder at ``path`` (or its ``questionnaire.yaml``) with translations.
+
+    Raises
+    ------
+    QuestionnaireError
+        Listing every problem of the questionnaire and of its translations.
+    """
+    questionnaire, problems = _load_folder(_folder(path), langs=None)
+    if problems or questionnaire is None:
+        raise QuestionnaireError(problems)
+    return questionnaire
+
+
+def validate_folder(path: Path | str, langs: Sequence[str] | None = None) -> list[Problem]:
+    """Every problem of the questionnaire folder; ``langs`` limits the translations checked."""
+    return _load_folder(_folder(path), langs=langs)[1]
+
+
+def load_questionnaire_from_mapping(
+    data: Mapping[str, Any], translations: Mapping[str, Mapping[str, Any]] | None = None
+) -> Questionnaire:
+    """Build a questionnaire from already parsed data (a stored snapshot, an import).
+
+    ``translations`` maps a language to its texts (text key -> text), or to the whole content
+    of a translation file (``{language, texts}``). Problems carry paths but no lines.
+    """
+    source = YamlSource(QUESTIONNAIRE_FILE, dict(data))
+    questionnaire, problems = _validate_source(source)
+    if questionnaire is None:
+        raise QuestionnaireError(problems)
+    loaded: dict[str, dict[str, str]] = {}
+    for lang, content in (translations or {}).items():
+        texts_data = content.get("texts") if "texts" in content else content
+        file_data = {"language": content.get("language", lang), "texts": texts_data}
+        name = f"{TRANSLATIONS_FOLDER}/{lang}.yaml"
+        translation, file_problems = _translation_from_data(YamlSource(name, file_data), lang)
+        problems.extend(file_problems)
+        if translation is not None:
+            problems.extend(check_translation(
+                questionnaire, translation,
+                complete=lang in questionnaire.languages
+                and lang != questionnaire.source_language,
+            ))
+            loaded[lang] = translation.texts
+    problems.extend(_missing_translations(questionnaire, set(loaded), None))
+    if problems:
+        raise QuestionnaireError(problems)
+    return questionnaire.with_translations(loaded)
+
+
+# ------------------------------------------------------------------------------ folder level
+
+
+def _folder(path: Path | str) -> Path:
+    folder = Path(path)
+    if folder.is_file():
+        return folder.parent
+    return folder
+
+
+def _load_folder(
+    folder: Path, langs: Sequence[str] | None
+) -> tuple[Questionnaire | None, list[Problem]]:
+    file = folder / QUESTIONNAIRE_FILE
+    if not file.is_file():
+        return None, [Problem(QUESTIONNAIRE_FILE, "", None, f"no {QUESTIONNAIRE_FILE} in {folder}")]
+    try:
+        source, problems = read_yaml(file, QUESTIONNAIRE_FILE)
+    except YamlReadError as exc:
+        return None, list(exc.problems)
+    questionnaire, model_problems = _validate_source(source)
+    problems.extend(model_problems)
+    translation_files = sorted((folder / TRANSLATIONS_FOLDER).glob("*.yaml"))
+    wanted = set(langs) if langs else None
+    found: set[str] = set()
+    loaded: dict[str, dict[str, str]] = {}
+    for path in translation_files:
+        lang = path.stem
+        if wanted is not None and lang not in wanted:
+            continue
+        found.add(lang)
+        translation, file_problems = read_translation(path)
+        problems.extend(file_problems)
+        if translation is None or questionnaire is None:
+            continue
+        problems.extend(check_translation(
+            questionnaire, translation,
+            complete=(lang in questionnaire.languages or wanted is not None)
+            and lang != questionnaire.source_language,
+        ))
+        loaded[lang] = translation.texts
+    if questionnaire is None:
+        return None, problems
+    problems.extend(_missing_translations(questionnaire, found, wanted))
+    return questionnaire.with_translations(loaded), problems
+
+
+def _missing_translations(
+    questionnaire: Questionnaire, found: set[str], wanted: set[str] | None
+) -> list[Problem]:
+    """A problem per required language without a translation file."""
+    required = set(questionnaire.languages) - {questionnaire.source_language}
+    if wanted is not None:
+        required = wanted - {questionnaire.source_language}
+    return [
+        Problem(f"{TRANSLATIONS_FOLDER}/{lang}.yaml", "", None,
+                f"missing translation file for language {lang!r}")
+        for lang in sorted(required - found)
+    ]
+
+
+def _translation_from_data(
+    source: YamlSource, lang: str
+) -> tuple[TranslationFile | None, list[Problem]]:
+    """Check a translation given as data, as :func:`read_translation` checks a file."""
+    problems: list[Problem] = []
+    data = source.data
+    if data.get("language") != lang:
+        problems.append(source.problem(("language",),
+                                       f"language is {data.get('language')!r}, expected {lang!r}"))
+    raw = data.get("texts")
+    if not isinstance(raw, Mapping):
+        problems.append(source.problem(("texts",), "texts must be a mapping of text key to text"))
+        return None, problems
+    texts: dict[str, str] = {}
+    for key, text in raw.items():
+        if not isinstance(text, str) or not text.strip():
+            problems.append(source.problem(("texts", key), f"empty or non-text value for {key!r}"))
+        else:
+            texts[str(key)] = text
+    return TranslationFile(lang, texts, source), problems
+
+
+# ------------------------------------------------------------------------------ pydantic errors
+
+
+def _validate_source(source: YamlSource) -> tuple[Questionnaire | None, list[Problem]]:
+    """Validate the parsed data with the models, then with the checks models cannot make."""
+    if not isinstance(source.data, dict):
+        return None, [source.problem((), f"{QUESTIONNAIRE_FILE} must be a mapping of keys "
+                                         "(id, version, sections, ...)")]
+    try:
+        questionnaire = Questionnaire.model_validate(source.data)
+    except ValidationError as exc:
+        return None, [_problem_from_error(source, error) for error in exc.errors()]
+    return questionnaire, _Checker(questionnaire, source).run()
+
+
+def _clean_location(loc: Iterable[int | str], data: Any) -> PathKey:
+    """Turn a pydantic error location into a path in the file, dropping union tags.
+
+    Pydantic inserts the chosen member of a union into the location (the question ``type``,
+    or ``ref``/``list``/``object`` for option lists); these are not keys of the file.
+    """
+    path: list[str | int] = []
+    node: Any = data
+    expect_tag = False
+    for part in loc:
+        if expect_tag and isinstance(part, str):
+            expect_tag = False
+            continue
+        expect_tag = False
+        if part == "[key]":
+            continue
+        path.append(part)
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            node = None
+        depth = len(path)
+        if isinstance(part, int) and depth >= 2 and path[-2] in ("questions", "columns"):
+            expect_tag = True
+        elif depth == 2 and path[0] == "option_lists":
+            expect_tag = True
+        elif (part in ("options", "rows") and depth >= 3 and isinstance(path[-2], int)
+              and path[-3] in ("questions", "columns")):
+            expect_tag = True
+    return tuple(path)
+
+
+def _problem_from_error(source: YamlSource, error: Mapping[str, Any]) -> Problem:
+    path = _clean_location(error["loc"], source.data)
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    given = error.get("input")
+    if kind == "missing":
+        message = f"missing required key {path[-1]!r}" if path else "missing required key"
+        return source.problem(path, message)
+    if kind == "extra_forbidden":
+        return source.problem(path, f"unknown key {path[-1]!r}")
+    if kind == "union_tag_invalid":
+        message = f"unknown type {ctx.get('tag')!r} (known: {ctx.get('expected_tags', '')})"
+        return source.problem((*path, "type"), message)
+    if kind == "union_tag_not_found":
+        return source.problem(path, "missing required key 'type'")
+    if kind == "string_pattern_mismatch":
+        return source.problem(path, f"{given!r} does not match the pattern {ctx.get('pattern')}")
+    if kind == "literal_error":
+        return source.problem(path, f"{given!r} is not allowed (allowed: {ctx.get('expected')})")
+    message = str(error["msg"])
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    return source.problem(path, message)
+
+
+# ------------------------------------------------------------------------------ semantic checks
+
+
+@dataclass
+class _Owner:
+    """Where a variable name comes from: its question and the index of its section."""
+
+    question_id: str
+    section_index: int
+    path: PathKey
+
+
+@dataclass
+class _Checker:
+    """The checks beyond the models: ids, references, bounds, roles and expressions."""
+
+    q: Questionnaire
+    source: YamlSource
+    problems: list[Problem] = field(default_factory=list)
+    owners: dict[str, _Owner] = field(default_factory=dict)
+
+    def report(self, path: Sequence[str | int], message: str) -> None:
+        self.problems.append(self.source.problem(path, message))
+
+    def run(self) -> list[Problem]:
+        self.check_languages()
+        self.check_option_lists()
+        self.check_scales()
+        self.check_ids_and_references()
+        self.check_profile_roles()
+        self.check_expressions()
+        return self.problems
+
+    # -------------------------------------------------------------- top level
+
+    def check_languages(self) -> None:
+        if self.q.source_language not in self.q.languages:
+            self.report(("languages",), f"languages {self.q.languages} must include the "
+                                        f"source_language {self.q.source_language!r}")
+        seen: set[str] = set()
+        for index, lang in enumerate(self.q.languages):
+            if lang in seen:
+                self.report(("languages", index), f"language {lang!r} listed twice")
+            seen.add(lang)
+
+    def check_option_lists(self) -> None:
+        for name, spec in self.q.option_lists.items():
+            base: PathKey = ("option_lists", name)
+            if isinstance(spec, OptionList):
+                self.check_codes(spec.options, (*base, "options"))
+            else:
+                self.check_codes(spec, base)
+
+    def check_codes(self, options: Sequence[Option], path: PathKey,
+                    *, as_names: str | None = None) -> None:
+        """Codes unique within a list; ``as_names`` says why they must also be name-like."""
+        seen: set[str] = set()
+        for index, option in enumerate(options):
+            where = (*path, index, "code")
+            if option.code in seen:
+                self.report(where, f"duplicate code {option.code!r}")
+            seen.add(option.code)
+            if as_names and not re.match(NAME_CODE_PATTERN, option.code):
+                self.report(where, f"code {option.code!r} becomes part of variable names "
+                                   f"({as_names}), so it must match {NAME_CODE_PATTERN}")
+
+    def check_scales(self) -> None:
+        for scale_id, scale in self.q.scales.items():
+            values = scale.values()
+            for index in range(1, len(values)):
+                if values[index] <= values[index - 1]:
+                    self.report(("scales", scale_id, "levels", index, "value"),
+                                f"level values must increase; {values[index]} follows "
+                                f"{values[index - 1]}")
+
+    # -------------------------------------------------------------- ids, references, bounds
+
+    def options_of(self, source: object, path: PathKey,
+                   *, as_names: str | None = None) -> list[Option] | None:
+        """Resolve an option source; report an unknown list id, check inline codes."""
+        if isinstance(source, str):
+            if source not in self.q.option_lists:
+                known = ", ".join(sorted(self.q.option_lists)) or "none declared"
+                self.report(path, f"unknown option list {source!r} (known: {known})")
+                return None
+            options = self.q.option_list(source).options
+            if as_names:
+                self.check_codes(options, ("option_lists", source), as_names=as_names)
+            return options
+        if isinstance(source, OptionList):
+            self.check_codes(source.options, (*path, "options"), as_names=as_names)
+            return source.options
+        if isinstance(source, list):
+            self.check_codes(source, path, as_names=as_names)
+            return source
+        return None
+
+    def check_scale_ref(self, scale_id: str, path: PathKey) -> None:
+        if scale_id not in self.q.scales:
+            known = ", ".join(sorted(self.q.scales)) or "none declared"
+            self.report(path, f"unknown scale {scale_id!r} (known: {known})")
+
+    def check_bounds(self, item: Any, path: PathKey) -> None:
+        low, high = getattr(item, "min", None), getattr(item, "max", None)
+        if low is not None and high is not None and low > high:
+            self.report((*path, "min"), f"min {low} is greater than max {high}")
+
+    def check_rule_ids(self, rules: Iterable[tuple[Rule, PathKey]]) -> None:
+        seen: set[str] = set()
+        for rule, path in rules:
+            if rule.id in seen:
+                self.report((*path, "id"), f"duplicate rule id {rule.id!r}")
+            seen.add(rule.id)
+
+    def claim(self, name: str, owner: _Owner, path: PathKey, what: str) -> None:
+        """Register a question id or variable name; report a clash with an earlier one."""
+        earlier = self.owners.get(name)
+        if earlier is not None:
+            where = format_path(earlier.path)
+            line = self.source.line(earlier.path)
+            at = f" (line {line})" if line is not None else ""
+            self.report(path, f"{what} {name!r} is already used by {where}{at}")
+            return
+        self.owners[name] = owner
+
+    def check_ids_and_references(self) -> None:
+        section_ids: dict[str, int] = {}
+        for s_index, section in enumerate(self.q.sections):
+            s_path: PathKey = ("sections", s_index)
+            if section.id in section_ids:
+                self.report((*s_path, "id"), f"duplicate section id {section.id!r} "
+                                             f"(also sections[{section_ids[section.id]}])")
+            section_ids.setdefault(section.id, s_index)
+            self.check_rule_ids(
+                (rule, (*s_path, "validation", r)) for r, rule in enumerate(section.validation)
+            )
+            for q_index, question in enumerate(section.questions):
+                q_path: PathKey = (*s_path, "questions", q_index)
+                self.check_question(question, q_path, s_index)
+
+    def check_question(self, question: QuestionType, path: PathKey, s_index: int) -> None:
+        owner = _Owner(question.id, s_index, path)
+        self.claim(question.id, owner, (*path, "id"), "question id")
+        resolvable = True
+        if isinstance(question, SingleChoiceQuestion | MultipleChoiceQuestion):
+            why = "multiple choice" if isinstance(question, MultipleChoiceQuestion) else None
+            options = self.options_of(question.options, (*path, "options"), as_names=why)
+            resolvable = options is not None
+            self.check_inline_name(question.options, question.id, (*path, "options"))
+            if isinstance(question, MultipleChoiceQuestion) and options is not None:
+                self.check_multiple(question, options, path)
+        elif isinstance(question, GridQuestion):
+            rows = self.options_of(question.rows, (*path, "rows"), as_names="grid rows")
+            resolvable = rows is not None
+            self.check_inline_name(question.rows, question.id, (*path, "rows"))
+            self.check_columns(question, path)
+            self.check_rule_ids(
+                [(rule, (*path, "validation", r)) for r, rule in enumerate(question.validation)]
+                + [(rule, (*path, "row_validation", r))
+                   for r, rule in enumerate(question.row_validation)]
+            )
+        elif isinstance(question, ScaleQuestion):
+            self.check_scale_ref(question.scale, (*path, "scale"))
+        elif isinstance(question, IntegerQuestion | DecimalQuestion):
+            self.check_bounds(question, path)
+        if not isinstance(question, GridQuestion | NoteQuestion | CalculatedQuestion):
+            self.check_rule_ids(
+                (rule, (*path, "validation", r)) for r, rule in enumerate(question.validation)
+            )
+        if not resolvable:
+            return
+        for name in question_variable_names(self.q, question):
+            if name != question.id:
+                self.claim(name, owner, (*path, "id"), f"variable {name!r} of {question.id!r}:"
+                           " name")
+
+    def check_inline_name(self, source: object, question_id: str, path: PathKey) -> None:
+        # Inline lists take the question id as their text-key list name; a declared list of the
+        # same name would make `option.<name>.<code>` ambiguous.
+        if not isinstance(source, str) and question_id in self.q.option_lists:
+            self.report(path, f"inline options of {question_id!r} share their text keys "
+                              f"(option.{question_id}.*) with the option list {question_id!r}; "
+                              "rename one of them")
+
+    def check_multiple(self, question: MultipleChoiceQuestion, options: Sequence[Option],
+                       path: PathKey) -> None:
+        codes = {option.code for option in options}
+        for index, code in enumerate(question.exclusive):
+            if code not in codes:
+                self.report((*path, "exclusive", index),
+                            f"exclusive code {code!r} is not an option of {question.id!r} "
+                            f"(codes: {', '.join(sorted(codes))})")
+        low, high = question.min_selected, question.max_selected
+        choices = len(options) + (1 if question.other else 0)
+        if low is not None and high is not None and low > high:
+            self.report((*path, "min_selected"),
+                        f"min_selected {low} is greater than max_selected {high}")
+        if low is not None and low > choices:
+            self.report((*path, "min_selected"),
+                        f"min_selected {low} exceeds the {choices} choices")
+
+    def check_columns(self, question: GridQuestion, path: PathKey) -> None:
+        seen: set[str] = set()
+        for c_index, column in enumerate(question.columns):
+            c_path: PathKey = (*path, "columns", c_index)
+            if column.id in seen:
+                self.report((*c_path, "id"), f"duplicate column id {column.id!r}")
+            seen.add(column.id)
+            if isinstance(column, ScaleColumn):
+                self.check_scale_ref(column.scale, (*c_path, "scale"))
+            elif isinstance(column, SingleChoiceColumn):
+                self.options_of(column.options, (*c_path, "options"))
+            elif isinstance(column, IntegerColumn | DecimalColumn):
+                self.check_bounds(column, c_path)
+
+    def check_profile_roles(self) -> None:
+        first: dict[str, PathKey] = {}
+        for s_index, section in enumerate(self.q.sections):
+            for q_index, question in enumerate(section.questions):
+                role = getattr(question, "profile", None)
+                if role is None:
+                    continue
+                path: PathKey = ("sections", s_index, "questions", q_index, "profile")
+                if role in first:
+                    self.report(path, f"profile role {role!r} is already taken by "
+                                      f"{format_path(first[role][:-1])}")
+                    continue
+                first[role] = path
+                kind: str = question.type
+                if isinstance(question, CalculatedQuestion):
+                    kind = f"calculated:{question.value_type}"
+                allowed = _PROFILE_TYPES[role]
+                if kind not in allowed:
+                    self.report(path, f"profile role {role!r} needs a question of type "
+                                      f"{' or '.join(allowed)}, not {kind}")
+
+    # -------------------------------------------------------------- expressions
+
+    def check_expressions(self) -> None:
+        known = set(self.owners)
+        for s_index, section in enumerate(self.q.sections):
+            s_path: PathKey = ("sections", s_index)
+            if section.relevant is not None:
+                self.check_expression(section.relevant, (*s_path, "relevant"), known,
+                                      relevance_of=(s_index, True))
+            for r, rule in enumerate(section.validation):
+                self.check_rule(rule, (*s_path, "validation", r), known)
+            for q_index, question in enumerate(section.questions):
+                self.check_question_expressions(question, (*s_path, "questions", q_index),
+                                                s_index, known)
+
+    def check_question_expressions(self, question: QuestionType, path: PathKey, s_index: int,
+                                   known: set[str]) -> None:
+        if question.relevant is not None:
+            self.check_expression(question.relevant, (*path, "relevant"), known,
+                                  relevance_of=(s_index, False))
+        if isinstance(question, CalculatedQuestion):
+            self.check_expression(question.expression, (*path, "expression"), known)
+            return
+        if isinstance(question, NoteQuestion):
+            return
+        for r, rule in enumerate(question.validation):
+            self.check_rule(rule, (*path, "validation", r), known)
+        if isinstance(question, SingleChoiceQuestion | MultipleChoiceQuestion):
+            if question.choice_filter is not None:
+                self.check_choice_filter(question, path, s_index, known)
+        if isinstance(question, GridQuestion):
+            row_known = known | {"row"} | {column.id for column in question.columns}
+            if question.row_relevant is not None:
+                self.check_expression(question.row_relevant, (*path, "row_relevant"), row_known,
+                                      relevance_of=(s_index, False))
+            for r, rule in enumerate(question.row_validation):
+                self.check_rule(rule, (*path, "row_validation", r), row_known)
+
+    def check_rule(self, rule: Rule, path: PathKey, known: set[str]) -> None:
+        self.check_expression(rule.rule, (*path, "rule"), known)
+        for index, name in enumerate(rule.fields or []):
+            if name not in known:
+                self.report((*path, "fields", index), f"unknown field {name!r}")
+
+    def check_choice_filter(self, question: SingleChoiceQuestion | MultipleChoiceQuestion,
+                            path: PathKey, s_index: int, known: set[str]) -> None:
+        options: list[Option] = []
+        source = question.options
+        if isinstance(source, str):
+            if source in self.q.option_lists:
+                options = self.q.option_list(source).options
+        elif isinstance(source, OptionList):
+            options = source.options
+        else:
+            options = list(source)
+        carried = {"code"} | {name for option in options for name in option.attributes}
+        self.check_expression(question.choice_filter or "", (*path, "choice_filter"), known,
+                              relevance_of=(s_index, False), attributes=carried)
+
+    def check_expression(self, text: str, path: PathKey, known: set[str], *,
+                         relevance_of: tuple[int, bool] | None = None,
+                         attributes: set[str] | None = None) -> None:
+        """Parse an expression and check the names it refers to.
+
+        ``relevance_of`` is (section index, whether it is the section's own relevance): a
+        relevance may only refer to answers given on earlier pages (or, for a question, on the
+        same page), since a later answer cannot exist when it is decided.
+        """
+        # Imported here: the expression module is independent of the models, and keeping the
+        # import local lets the models load without it.
+        from questionnaires.expressions import parse
+
+        try:
+            expression = parse(text)
+        except ExpressionSyntaxError as exc:
+            self.report(path, f"invalid expression: {exc}")
+            return
+        for name in sorted(expression.names - known):
+            hint = _close_match(name, known)
+            self.report(path, f"unknown name {name!r} in {text!r}{hint}")
+        if attributes is None:
+            for name in sorted(expression.attributes):
+                self.report(path, f"'@{name}' refers to an option attribute, which only a "
+                                  "choice_filter can use")
+        else:
+            for name in sorted(expression.attributes - attributes):
+                carried = ", ".join(sorted(attributes))
+                self.report(path, f"no option carries the attribute '@{name}' "
+                                  f"(available: {carried})")
+        if relevance_of is None:
+            return
+        s_index, whole_section = relevance_of
+        for name in sorted(expression.names & set(self.owners)):
+            owner = self.owners[name]
+            later = owner.section_index > s_index or (
+                whole_section and owner.section_index == s_index
+            )
+            if later:
+                where = "this page" if owner.section_index == s_index else (
+                    f"a later page ({self.q.sections[owner.section_index].id!r})"
+                )
+                self.report(path, f"relevance refers to {name!r}, which is asked on {where}; "
+                                  "it cannot be answered when the relevance is decided")
+
+
+def _close_match(name: str, known: Iterable[str]) -> str:
+    matches = difflib.get_close_matches(name, sorted(known), n=1)
+    return f" (did you mean {matches[0]!r}?)" if matches else ""
+
+
+__all__ = [
+    "QUESTIONNAIRE_FILE",
+    "load_questionnaire",
+    "load_questionnaire_from_mapping",
+    "translation_path",
+    "validate_folder",
+]
