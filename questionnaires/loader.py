@@ -138,15 +138,15 @@ def _load_folder(
             continue
         found.add(lang)
         translation, file_problems = read_translation(path)
-        problems.extend(file_problems)
-        if translation is None or questionnaire is None:
-            continue
-        problems.extend(check_translation(
-            questionnaire, translation,
-            complete=(lang in questionnaire.languages or wanted is not None)
-            and lang != questionnaire.source_language,
-        ))
-        loaded[lang] = translation.texts
+        if translation is not None and questionnaire is not None:
+            file_problems.extend(check_translation(
+                questionnaire, translation,
+                complete=(lang in questionnaire.languages or wanted is not None)
+                and lang != questionnaire.source_language,
+            ))
+            loaded[lang] = translation.texts
+        # In file order, so an author can work down the file.
+        problems.extend(sorted(file_problems, key=lambda problem: problem.line or 0))
     if questionnaire is None:
         return None, problems
     problems.extend(_missing_translations(questionnaire, found, wanted))
@@ -273,6 +273,7 @@ class _Owner:
     question_id: str
     section_index: int
     path: PathKey
+    what: str
 
 
 @dataclass
@@ -294,7 +295,8 @@ class _Checker:
         self.check_ids_and_references()
         self.check_profile_roles()
         self.check_expressions()
-        return self.problems
+        # In file order, so an author can work down the file.
+        return sorted(self.problems, key=lambda problem: problem.line or 0)
 
     # -------------------------------------------------------------- top level
 
@@ -380,13 +382,18 @@ class _Checker:
     def claim(self, name: str, owner: _Owner, path: PathKey, what: str) -> None:
         """Register a question id or variable name; report a clash with an earlier one."""
         earlier = self.owners.get(name)
-        if earlier is not None:
-            where = format_path(earlier.path)
-            line = self.source.line(earlier.path)
-            at = f" (line {line})" if line is not None else ""
-            self.report(path, f"{what} {name!r} is already used by {where}{at}")
+        if earlier is None:
+            self.owners[name] = owner
             return
-        self.owners[name] = owner
+        if earlier.path == owner.path:
+            # Names repeated inside one question come from a duplicate code or column id,
+            # which is reported where it is written.
+            return
+        where = format_path(earlier.path)
+        line = self.source.line(earlier.path)
+        at = f", line {line}" if line is not None else ""
+        self.report(path, f"{what} {name!r} is already taken by {earlier.what} "
+                          f"({where}{at})")
 
     def check_ids_and_references(self) -> None:
         section_ids: dict[str, int] = {}
@@ -404,8 +411,8 @@ class _Checker:
                 self.check_question(question, q_path, s_index)
 
     def check_question(self, question: QuestionType, path: PathKey, s_index: int) -> None:
-        owner = _Owner(question.id, s_index, path)
-        self.claim(question.id, owner, (*path, "id"), "question id")
+        self.claim(question.id, _Owner(question.id, s_index, path, f"question {question.id!r}"),
+                   (*path, "id"), "question id")
         resolvable = True
         if isinstance(question, SingleChoiceQuestion | MultipleChoiceQuestion):
             why = "multiple choice" if isinstance(question, MultipleChoiceQuestion) else None
@@ -436,8 +443,9 @@ class _Checker:
             return
         for name in question_variable_names(self.q, question):
             if name != question.id:
-                self.claim(name, owner, (*path, "id"), f"variable {name!r} of {question.id!r}:"
-                           " name")
+                owner = _Owner(question.id, s_index, path,
+                               f"a variable of question {question.id!r}")
+                self.claim(name, owner, (*path, "id"), f"variable name of {question.id!r}")
 
     def check_inline_name(self, source: object, question_id: str, path: PathKey) -> None:
         # Inline lists take the question id as their text-key list name; a declared list of the

@@ -434,7 +434,10 @@ class Questionnaire(_Frozen):
     def _version_is_text(cls, value: Any) -> Any:
         # `version: 1.10` would silently become 1.1; a version is a label, not a number.
         if isinstance(value, int | float) and not isinstance(value, bool):
-            raise ValueError(f"version {value!r} is read by YAML as a number; quote it")
+            raise ValueError(
+                f"version is written as a number (YAML reads {value!r}); quote it, "
+                'e.g. version: "1.0.0"'
+            )
         return value
 
     # ------------------------------------------------------------------ translations

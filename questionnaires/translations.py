@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -102,8 +103,11 @@ def check_translation(questionnaire: Questionnaire, translation: TranslationFile
                 ("texts", key),
                 f"orphaned key {key!r}: its option list is marked translate: false"))
         elif key not in source_keys:
+            unwritten = [k for k in source_keys if k not in written]
+            close = difflib.get_close_matches(key, unwritten, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(translation.source.problem(
-                ("texts", key), f"orphaned key {key!r}: no such text in the questionnaire"))
+                ("texts", key), f"orphaned key {key!r}: no such text in the questionnaire{hint}"))
     if complete:
         for key in source_keys:
             if key not in written:

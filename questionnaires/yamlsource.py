@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +15,8 @@ from questionnaires.errors import Problem
 
 PathKey = tuple[str | int, ...]
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
 
 def format_path(path: Sequence[str | int]) -> str:
     """Render a location as ``sections[2].questions[4].scale``."""
@@ -20,6 +24,9 @@ def format_path(path: Sequence[str | int]) -> str:
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not _PLAIN_KEY.match(part):
+            # Text keys contain dots; quoting keeps the path readable as one step.
+            out += f"[{json.dumps(part, ensure_ascii=False)}]"
         elif out:
             out += f".{part}"
         else:
