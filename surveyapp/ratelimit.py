@@ -1,0 +1,52 @@
+"""Fixed-window attempt counters in the database, so every process and host shares them."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from surveyapp.models import RateLimitCounter
+
+
+def _window(window_seconds: int, now: float | None) -> int:
+    moment = time.time() if now is None else now
+    return int(moment // window_seconds) * window_seconds
+
+
+def attempts(db: Session, key: str, window_seconds: int, now: float | None = None) -> int:
+    """How many attempts ``key`` has made in the current window."""
+    count = db.scalar(
+        select(RateLimitCounter.count).where(
+            RateLimitCounter.key == key,
+            RateLimitCounter.window_start == _window(window_seconds, now),
+        )
+    )
+    return count or 0
+
+
+def record_attempt(db: Session, key: str, window_seconds: int, now: float | None = None) -> int:
+    """Count one attempt of ``key`` in the current window (atomic upsert); return the new count."""
+    window = _window(window_seconds, now)
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        insert = pg_insert(RateLimitCounter)
+    elif dialect == "sqlite":
+        insert = sqlite_insert(RateLimitCounter)
+    else:
+        raise RuntimeError(f"rate limiting supports SQLite and PostgreSQL, not {dialect!r}")
+    statement = (
+        insert.values(key=key, window_start=window, count=1)
+        .on_conflict_do_update(
+            index_elements=[RateLimitCounter.key, RateLimitCounter.window_start],
+            set_={"count": RateLimitCounter.count + 1},
+        )
+        .returning(RateLimitCounter.count)
+    )
+    count = db.execute(statement).scalar_one()
+    # Old windows are never read again; removing them here keeps the table small.
+    db.execute(delete(RateLimitCounter).where(RateLimitCounter.window_start < window))
+    return int(count)
