@@ -86,7 +86,11 @@ def parse_yaml(text: str, name: str) -> tuple[YamlSource, list[Problem]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        message = " ".join(part for part in (exc.context, exc.problem) if part)
+        context = exc.context or ""
+        if context and exc.context_mark is not None and exc.context_mark.line + 1 != line:
+            # The cause often sits where the construct began, e.g. an unclosed `[`.
+            context = f"{context} (begun on line {exc.context_mark.line + 1})"
+        message = ": ".join(part for part in (context, exc.problem) if part)
         raise YamlReadError([Problem(name, "", line, f"invalid YAML: {message}")]) from exc
     except yaml.YAMLError as exc:
         raise YamlReadError([Problem(name, "", None, f"invalid YAML: {exc}")]) from exc
