@@ -30,6 +30,10 @@ class XPathTranslationError(ValueError):
         return f"{self.message} (at character {self.position + 1})"
 
 
+class UnknownReferenceError(XPathTranslationError):
+    """An expression refers to `${name}` where the form has no question of that name."""
+
+
 @dataclass(frozen=True)
 class TranslationContext:
     """What a translation needs to know about the form."""
@@ -307,7 +311,7 @@ class _Parser:
             raise XPathTranslationError("empty reference ${}", token.position)
         ident = self.context.names.get(name)
         if ident is None:
-            raise XPathTranslationError(f"refers to ${{{name}}}, which is not a question "
+            raise UnknownReferenceError(f"refers to ${{{name}}}, which is not a question "
                                         "of the form", token.position)
         self.references.add(name)
         return _Ref(name, ident)
