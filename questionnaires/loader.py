@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from questionnaires.errors import ExpressionSyntaxError, Problem, QuestionnaireError
+from questionnaires.expressions import Expression, parse
 from questionnaires.model import (
     NAME_CODE_PATTERN,
     CalculatedQuestion,
@@ -43,6 +44,8 @@ from questionnaires.variables import question_variable_names
 from questionnaires.yamlsource import PathKey, YamlReadError, YamlSource, format_path, read_yaml
 
 QUESTIONNAIRE_FILE = "questionnaire.yaml"
+#: The answer code that ``other: true`` adds to a choice question.
+OTHER_CODE = "other"
 
 #: The question types a profile role may sit on (calculated questions by value type).
 _PROFILE_TYPES: dict[str, tuple[str, ...]] = {
@@ -274,6 +277,7 @@ class _Owner:
     section_index: int
     path: PathKey
     what: str
+    answerable: bool = True
 
 
 @dataclass
@@ -284,6 +288,8 @@ class _Checker:
     source: YamlSource
     problems: list[Problem] = field(default_factory=list)
     owners: dict[str, _Owner] = field(default_factory=dict)
+    # calculated question id -> (names its expression uses, where the expression is written)
+    calculated: dict[str, tuple[set[str], PathKey]] = field(default_factory=dict)
 
     def report(self, path: Sequence[str | int], message: str) -> None:
         self.problems.append(self.source.problem(path, message))
@@ -295,6 +301,7 @@ class _Checker:
         self.check_ids_and_references()
         self.check_profile_roles()
         self.check_expressions()
+        self.check_calculation_cycles()
         # In file order, so an author can work down the file.
         return sorted(self.problems, key=lambda problem: problem.line or 0)
 
@@ -411,14 +418,20 @@ class _Checker:
                 self.check_question(question, q_path, s_index)
 
     def check_question(self, question: QuestionType, path: PathKey, s_index: int) -> None:
-        self.claim(question.id, _Owner(question.id, s_index, path, f"question {question.id!r}"),
-                   (*path, "id"), "question id")
+        owner_of_id = _Owner(question.id, s_index, path, f"question {question.id!r}",
+                             answerable=not isinstance(question, NoteQuestion))
+        self.claim(question.id, owner_of_id, (*path, "id"), "question id")
         resolvable = True
         if isinstance(question, SingleChoiceQuestion | MultipleChoiceQuestion):
             why = "multiple choice" if isinstance(question, MultipleChoiceQuestion) else None
             options = self.options_of(question.options, (*path, "options"), as_names=why)
             resolvable = options is not None
             self.check_inline_name(question.options, question.id, (*path, "options"))
+            if question.other and options is not None and any(
+                option.code == OTHER_CODE for option in options
+            ):
+                self.report((*path, "other"), f"other: true adds the answer {OTHER_CODE!r}, "
+                                              f"which is already a code of {question.id!r}")
             if isinstance(question, MultipleChoiceQuestion) and options is not None:
                 self.check_multiple(question, options, path)
         elif isinstance(question, GridQuestion):
@@ -510,7 +523,8 @@ class _Checker:
     # -------------------------------------------------------------- expressions
 
     def check_expressions(self) -> None:
-        known = set(self.owners)
+        # A note has no answer, so its id is not a name an expression can use.
+        known = {name for name, owner in self.owners.items() if owner.answerable}
         for s_index, section in enumerate(self.q.sections):
             s_path: PathKey = ("sections", s_index)
             if section.relevant is not None:
@@ -528,7 +542,9 @@ class _Checker:
             self.check_expression(question.relevant, (*path, "relevant"), known,
                                   relevance_of=(s_index, False))
         if isinstance(question, CalculatedQuestion):
-            self.check_expression(question.expression, (*path, "expression"), known)
+            parsed = self.check_expression(question.expression, (*path, "expression"), known)
+            if parsed is not None:
+                self.calculated[question.id] = (set(parsed.names), (*path, "expression"))
             return
         if isinstance(question, NoteQuestion):
             return
@@ -566,25 +582,46 @@ class _Checker:
         self.check_expression(question.choice_filter or "", (*path, "choice_filter"), known,
                               relevance_of=(s_index, False), attributes=carried)
 
+    def check_calculation_cycles(self) -> None:
+        """Calculated questions must not depend on themselves, directly or through others."""
+        reported: set[str] = set()
+        for start, (_, path) in self.calculated.items():
+            if start in reported:
+                continue
+            chain = self.find_cycle(start, [start])
+            if chain is not None:
+                reported.update(chain)
+                self.report(path, "calculated values depend on each other in a circle: "
+                                  + " -> ".join(chain))
+
+    def find_cycle(self, current: str, chain: list[str]) -> list[str] | None:
+        for name in sorted(self.calculated[current][0]):
+            if name == chain[0]:
+                return [*chain, name]
+            if name in self.calculated and name not in chain:
+                found = self.find_cycle(name, [*chain, name])
+                if found is not None:
+                    return found
+        return None
+
     def check_expression(self, text: str, path: PathKey, known: set[str], *,
                          relevance_of: tuple[int, bool] | None = None,
-                         attributes: set[str] | None = None) -> None:
+                         attributes: set[str] | None = None) -> Expression | None:
         """Parse an expression and check the names it refers to.
 
         ``relevance_of`` is (section index, whether it is the section's own relevance): a
         relevance may only refer to answers given on earlier pages (or, for a question, on the
         same page), since a later answer cannot exist when it is decided.
         """
-        # Imported here: the expression module is independent of the models, and keeping the
-        # import local lets the models load without it.
-        from questionnaires.expressions import parse
-
         try:
             expression = parse(text)
         except ExpressionSyntaxError as exc:
             self.report(path, f"invalid expression: {exc}")
-            return
+            return None
         for name in sorted(expression.names - known):
+            if name in self.owners and not self.owners[name].answerable:
+                self.report(path, f"{name!r} in {text!r} is a note, which has no answer")
+                continue
             hint = _close_match(name, known)
             self.report(path, f"unknown name {name!r} in {text!r}{hint}")
         if attributes is None:
@@ -597,7 +634,7 @@ class _Checker:
                 self.report(path, f"no option carries the attribute '@{name}' "
                                   f"(available: {carried})")
         if relevance_of is None:
-            return
+            return expression
         s_index, whole_section = relevance_of
         for name in sorted(expression.names & set(self.owners)):
             owner = self.owners[name]
@@ -610,6 +647,7 @@ class _Checker:
                 )
                 self.report(path, f"relevance refers to {name!r}, which is asked on {where}; "
                                   "it cannot be answered when the relevance is decided")
+        return expression
 
 
 def _close_match(name: str, known: Iterable[str]) -> str:

@@ -148,7 +148,7 @@ class TextCatalog(Mapping[str, str]):
 
     def is_translated(self, key: str) -> bool:
         """Whether ``key`` has its own text in this language (not a fallback)."""
-        return key in self._translated and self.language != self.questionnaire.source_language
+        return key in self._translatable and key in self._translated
 
     def __iter__(self) -> Iterator[str]:
         """Iterate over every text key of the questionnaire."""

@@ -114,6 +114,16 @@ EXPECTED: dict[str, list[str]] = {
         "questionnaire.yaml:21: sections[0].questions[0].row_validation[0].rule: unknown name "
         "'staf' in 'staf < 10' (did you mean 'staff'?)",
     ],
+    "calculation_cycle": [
+        "questionnaire.yaml:13: sections[0].questions[1].expression: calculated values depend "
+        "on each other in a circle: first -> second -> first",
+        "questionnaire.yaml:25: sections[0].questions[4].relevant: 'intro' in 'intro == null' "
+        "is a note, which has no answer",
+    ],
+    "other_code_clash": [
+        "questionnaire.yaml:16: sections[0].questions[0].other: other: true adds the answer "
+        "'other', which is already a code of 'segment'",
+    ],
     "bad_choice_counts": [
         "questionnaire.yaml:15: sections[0].questions[0].min_selected: min_selected 3 is "
         "greater than max_selected 2",
