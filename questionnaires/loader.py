@@ -529,7 +529,7 @@ class _Checker:
             s_path: PathKey = ("sections", s_index)
             if section.relevant is not None:
                 self.check_expression(section.relevant, (*s_path, "relevant"), known,
-                                      relevance_of=(s_index, True))
+                                      relevance_of=(s_index, None))
             for r, rule in enumerate(section.validation):
                 self.check_rule(rule, (*s_path, "validation", r), known)
             for q_index, question in enumerate(section.questions):
@@ -540,7 +540,7 @@ class _Checker:
                                    known: set[str]) -> None:
         if question.relevant is not None:
             self.check_expression(question.relevant, (*path, "relevant"), known,
-                                  relevance_of=(s_index, False))
+                                  relevance_of=_position(path))
         if isinstance(question, CalculatedQuestion):
             parsed = self.check_expression(question.expression, (*path, "expression"), known)
             if parsed is not None:
@@ -557,7 +557,7 @@ class _Checker:
             row_known = known | {"row"} | {column.id for column in question.columns}
             if question.row_relevant is not None:
                 self.check_expression(question.row_relevant, (*path, "row_relevant"), row_known,
-                                      relevance_of=(s_index, False))
+                                      relevance_of=_position(path))
             for r, rule in enumerate(question.row_validation):
                 self.check_rule(rule, (*path, "row_validation", r), row_known)
 
@@ -580,7 +580,7 @@ class _Checker:
             options = list(source)
         carried = {"code"} | {name for option in options for name in option.attributes}
         self.check_expression(question.choice_filter or "", (*path, "choice_filter"), known,
-                              relevance_of=(s_index, False), attributes=carried)
+                              relevance_of=_position(path), attributes=carried)
 
     def check_calculation_cycles(self) -> None:
         """Calculated questions must not depend on themselves, directly or through others."""
@@ -605,13 +605,13 @@ class _Checker:
         return None
 
     def check_expression(self, text: str, path: PathKey, known: set[str], *,
-                         relevance_of: tuple[int, bool] | None = None,
+                         relevance_of: tuple[int, int | None] | None = None,
                          attributes: set[str] | None = None) -> Expression | None:
         """Parse an expression and check the names it refers to.
 
-        ``relevance_of`` is (section index, whether it is the section's own relevance): a
-        relevance may only refer to answers given on earlier pages (or, for a question, on the
-        same page), since a later answer cannot exist when it is decided.
+        ``relevance_of`` is where the relevance is decided: (section index, question index),
+        or (section index, None) for a page. Relevance is resolved in questionnaire order, so it
+        may only refer to questions before that point (for a page: on earlier pages).
         """
         try:
             expression = parse(text)
@@ -635,19 +635,34 @@ class _Checker:
                                   f"(available: {carried})")
         if relevance_of is None:
             return expression
-        s_index, whole_section = relevance_of
+        s_index, q_index = relevance_of
         for name in sorted(expression.names & set(self.owners)):
             owner = self.owners[name]
-            later = owner.section_index > s_index or (
-                whole_section and owner.section_index == s_index
-            )
-            if later:
-                where = "this page" if owner.section_index == s_index else (
-                    f"a later page ({self.q.sections[owner.section_index].id!r})"
-                )
-                self.report(path, f"relevance refers to {name!r}, which is asked on {where}; "
-                                  "it cannot be answered when the relevance is decided")
+            o_section, o_question = _position(owner.path)
+            if q_index is None:
+                too_late = o_section >= s_index
+            else:
+                too_late = (o_section, o_question or 0) >= (s_index, q_index)
+            if not too_late:
+                continue
+            if o_section > s_index:
+                what = f"which is asked on a later page ({self.q.sections[o_section].id!r})"
+            elif q_index is None:
+                what = "which is asked on this page"
+            elif owner.path == tuple(path[:4]):
+                what = "the question's own answer"
+            else:
+                what = "which is asked later on this page"
+            self.report(path, f"relevance refers to {name!r}, {what}; it cannot be answered "
+                              "when the relevance is decided")
         return expression
+
+
+def _position(path: PathKey) -> tuple[int, int | None]:
+    """(section index, question index) of a path inside ``sections[s].questions[q]``."""
+    section = path[1] if len(path) > 1 and isinstance(path[1], int) else 0
+    question = path[3] if len(path) > 3 and isinstance(path[3], int) else None
+    return section, question
 
 
 def _close_match(name: str, known: Iterable[str]) -> str:

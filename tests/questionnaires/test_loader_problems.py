@@ -124,6 +124,14 @@ EXPECTED: dict[str, list[str]] = {
         "questionnaire.yaml:16: sections[0].questions[0].other: other: true adds the answer "
         "'other', which is already a code of 'segment'",
     ],
+    "relevance_order": [
+        "questionnaire.yaml:13: sections[0].questions[0].relevant: relevance refers to "
+        "'trainees', which is asked later on this page; it cannot be answered when the "
+        "relevance is decided",
+        "questionnaire.yaml:17: sections[0].questions[1].relevant: relevance refers to "
+        "'trainees', the question's own answer; it cannot be answered when the relevance "
+        "is decided",
+    ],
     "bad_choice_counts": [
         "questionnaire.yaml:15: sections[0].questions[0].min_selected: min_selected 3 is "
         "greater than max_selected 2",
