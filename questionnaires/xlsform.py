@@ -1211,7 +1211,8 @@ class _Importer:
         for lang in self.languages[1:]:
             missing = texts.missing[lang]
             if missing:
-                shown = "; ".join(str(place) for _, place in missing[:3])
+                shown = "; ".join(str(self.language_place(place, lang))
+                                  for _, place in missing[:3])
                 more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
                 self.note(Place(survey.name),
                           f"{len(missing)} text(s) have no {lang} translation ({shown}{more}); "
@@ -1230,6 +1231,19 @@ class _Importer:
         if not kept:
             self.error(Place(survey.name), "no question is left to import")
         return data, rows
+
+    def language_place(self, place: Place, lang: str) -> Place:
+        """The cell where the ``lang`` text belongs, for a place naming another language's."""
+        sheet = next((s for s in self.sheets.values() if s.name == place.sheet), None)
+        column = next((c for c in sheet.columns if c.header == place.column), None) \
+            if sheet else None
+        if sheet is None or column is None:
+            return place
+        for candidate in sheet.columns:
+            if (candidate.key == column.key and candidate.lang is not None
+                    and self.lang_codes.get(candidate.lang) == lang):
+                return Place(sheet.name, place.row, candidate.header, candidate.letter)
+        return Place(sheet.name, place.row, f"{column.key}::{lang}")
 
     def group_appearance(self, survey: _Sheet, item: _Item) -> None:
         appearance = survey.get(item.values, "appearance")
