@@ -50,6 +50,7 @@ __all__ = [
     "MAX_LENGTH",
     "MAX_NODES",
     "MAX_NUMBER_LENGTH",
+    "NULL_TOLERANT_FUNCTIONS",
     "Attribute",
     "Binary",
     "Call",
@@ -99,6 +100,9 @@ FUNCTIONS: Final[Mapping[str, tuple[int, int | None]]] = {
     "if": (3, 3),
     "coalesce": (1, None),
 }
+
+NULL_TOLERANT_FUNCTIONS: Final = frozenset({"answered", "coalesce", "count", "sum", "min", "max"})
+"""Functions that give a meaningful result when arguments are unanswered."""
 
 KEYWORDS: Final = frozenset({"and", "or", "not", "in", "true", "false", "null"})
 COMPARISONS: Final = frozenset({"==", "!=", "<", "<=", ">", ">=", "in", "not in"})
@@ -1061,6 +1065,30 @@ def _is_null(node: Node) -> bool:
     return isinstance(node, Literal) and node.value is None
 
 
+def _strict_names(root: Node) -> set[str]:
+    """Names used outside null tests and the null-tolerant functions.
+
+    When one of them is unanswered, the value of the expression comes from the null rules
+    (a comparison is false, arithmetic is null) rather than from the answers; the rules engine
+    uses this to leave a rule about an unanswered question unchecked.
+    """
+    found: set[str] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Name):
+            found.add(node.name)
+        elif isinstance(node, Compare) and node.op in ("==", "!=") and (
+            _is_null(node.left) or _is_null(node.right)
+        ):
+            continue
+        elif isinstance(node, Call) and node.function in NULL_TOLERANT_FUNCTIONS:
+            continue
+        else:
+            stack.extend(node.children())
+    return found
+
+
 def _fn_selected(ev: _Evaluator, node: Call, values: list[Value]) -> Value:
     answer, code = values
     if code is None:
@@ -1167,6 +1195,7 @@ class Expression:
     names: frozenset[str] = field(init=False)
     attributes: frozenset[str] = field(init=False)
     functions: frozenset[str] = field(init=False)
+    strict_names: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         """Collect the names, attributes and functions the tree refers to."""
@@ -1180,6 +1209,7 @@ class Expression:
         object.__setattr__(
             self, "functions", frozenset(n.function for n in nodes if isinstance(n, Call))
         )
+        object.__setattr__(self, "strict_names", frozenset(_strict_names(self.root)))
 
     def __eq__(self, other: object) -> bool:
         """Equal when the trees are equal (spacing, quotes and brackets do not matter)."""

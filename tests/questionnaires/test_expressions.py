@@ -116,6 +116,25 @@ def test_names_attributes_and_functions_are_collected() -> None:
     assert expr.text == "selected(barriers, 'cost') and count(q) > n or @region == region"
 
 
+@pytest.mark.parametrize(
+    ("text", "strict"),
+    [
+        ("trained <= employees", {"trained", "employees"}),
+        ("staff == null or staff <= employees", {"staff", "employees"}),
+        ("current == null or target != null", set()),
+        ("null != a + b", set()),
+        ("sum(a, b) <= 100", set()),
+        ("hard == null or hard <= coalesce(total, 0)", {"hard"}),
+        ("answered(a) or count(q) > 0 or min(x) > max(y)", set()),
+        ("if(a > 0, b, c)", {"a", "b", "c"}),
+        ("selected(q, 'x')", {"q"}),
+        ("1 < 2", set()),
+    ],
+)
+def test_strict_names(text: str, strict: set[str]) -> None:
+    assert parse(text).strict_names == frozenset(strict)
+
+
 def test_function_names_are_ordinary_names_when_not_called() -> None:
     assert parse("count + 1").names == frozenset({"count"})
 
