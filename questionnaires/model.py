@@ -15,6 +15,7 @@ from pydantic import (
     PrivateAttr,
     StringConstraints,
     Tag,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -72,12 +73,19 @@ class _Frozen(BaseModel):
 class Option(_Frozen):
     """One answer option (or grid row): a stable code and a source-language label."""
 
-    code: Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
+    # The schema admits what the validators below turn into text (unquoted integers).
+    code: Annotated[
+        str,
+        StringConstraints(pattern=CODE_PATTERN),
+        WithJsonSchema({"anyOf": [{"type": "string", "pattern": CODE_PATTERN},
+                                  {"type": "integer", "minimum": 0}]}),
+    ]
     label: NonEmptyText
     description: str | None = None
-    attributes: dict[Annotated[str, StringConstraints(pattern=ID_PATTERN)], str] = Field(
-        default_factory=dict
-    )
+    attributes: dict[
+        Annotated[str, StringConstraints(pattern=ID_PATTERN)],
+        Annotated[str, WithJsonSchema({"type": ["string", "number"]})],
+    ] = Field(default_factory=dict)
     esco: str | None = None
 
     @field_validator("code", mode="before")
@@ -109,7 +117,10 @@ class Option(_Frozen):
 class OptionList(_Frozen):
     """An option list written as an object, e.g. ``{translate: false, options: [...]}``."""
 
-    translate: bool = True
+    translate: bool = Field(
+        default=True,
+        description="false: labels are proper names, shown as written in every language.",
+    )
     options: list[Option] = Field(min_length=1)
 
 
@@ -162,8 +173,10 @@ class ScaleLevel(_Frozen):
 class Scale(_Frozen):
     """An ordered scale (e.g. proficiency 0-4), declared once and reused by id."""
 
-    levels: list[ScaleLevel] = Field(min_length=2)
-    not_applicable: bool = False
+    levels: list[ScaleLevel] = Field(min_length=2, description="Levels, values increasing.")
+    not_applicable: bool = Field(
+        default=False, description='Offer "don\'t know / not applicable" (stored as `na`).'
+    )
 
     def values(self) -> list[int]:
         """The level values in order."""
@@ -181,9 +194,11 @@ class Rule(_Frozen):
     """A validation rule: an expression that must hold, and the message shown when it does not."""
 
     id: Identifier
-    rule: NonEmptyText
+    rule: NonEmptyText = Field(description="Expression that must be true.")
     message: NonEmptyText
-    fields: list[str] | None = None
+    fields: list[str] | None = Field(
+        default=None, description="Variables next to which the message is shown."
+    )
 
 
 # --------------------------------------------------------------------------- grid columns
@@ -257,37 +272,57 @@ GridColumn = Annotated[
 
 class _QuestionBase(_Frozen):
     id: Identifier
-    relevant: str | None = None
-    esco: str | None = None
+    relevant: str | None = Field(
+        default=None, description="Expression: ask the question only when it is true."
+    )
+    esco: str | None = Field(
+        default=None, description="ESCO concept URI, only where one exists."
+    )
 
 
 class _AnsweredQuestion(_QuestionBase):
     text: NonEmptyText
     help: str | None = None
     required: bool = False
-    validation: list[Rule] = Field(default_factory=list)
-    profile: ProfileRole | None = None
+    validation: list[Rule] = Field(
+        default_factory=list, description="Rules checked when the page is saved."
+    )
+    profile: ProfileRole | None = Field(
+        default=None, description="Company-profile role; each role at most once."
+    )
 
 
 class SingleChoiceQuestion(_AnsweredQuestion):
     """One code out of an option list."""
 
     type: Literal["single_choice"]
-    options: OptionSource
+    options: OptionSource = Field(
+        description="An option_lists id, a list of options, or {translate, options}."
+    )
     display: Literal["radio", "dropdown"] = "radio"
-    other: bool = False
+    other: bool = Field(
+        default=False, description='Add "Other, please specify" (code `other`).'
+    )
     other_label: str | None = None
-    choice_filter: str | None = None
+    choice_filter: str | None = Field(
+        default=None, description="Expression per option: `@name` is an attribute of the option."
+    )
 
 
 class MultipleChoiceQuestion(_AnsweredQuestion):
     """A set of codes out of an option list, optionally with "other, please specify"."""
 
     type: Literal["multiple_choice"]
-    options: OptionSource
-    other: bool = False
+    options: OptionSource = Field(
+        description="An option_lists id, a list of options, or {translate, options}."
+    )
+    other: bool = Field(
+        default=False, description='Add "Other, please specify" (code `other`).'
+    )
     other_label: str | None = None
-    exclusive: list[str] = Field(default_factory=list)
+    exclusive: list[str] = Field(
+        default_factory=list, description="Codes that cannot be combined with others."
+    )
     min_selected: Annotated[int, Field(ge=0)] | None = None
     max_selected: Annotated[int, Field(ge=1)] | None = None
     choice_filter: str | None = None
@@ -338,10 +373,16 @@ class GridQuestion(_AnsweredQuestion):
     """A table: one row per option of ``rows``, one sub-question per column."""
 
     type: Literal["grid"]
-    rows: OptionSource
+    rows: OptionSource = Field(description="One row per option; row codes become part of "
+                               "variable names q_<row>_<column>.")
     columns: list[GridColumn] = Field(min_length=1)
-    row_relevant: str | None = None
-    row_validation: list[Rule] = Field(default_factory=list)
+    row_relevant: str | None = Field(
+        default=None, description="Expression per row: `row` is the row's code."
+    )
+    row_validation: list[Rule] = Field(
+        default_factory=list,
+        description="Rules per row; the column ids and `row` are names in them.",
+    )
 
     def column(self, column_id: str) -> GridColumnType:
         """The column with this id."""
@@ -363,7 +404,7 @@ class CalculatedQuestion(_QuestionBase):
     """A value computed on the server from other answers; never shown."""
 
     type: Literal["calculated"]
-    expression: NonEmptyText
+    expression: NonEmptyText = Field(description="Expression computing the value.")
     value_type: Literal["text", "integer", "decimal"]
     label: str | None = None
     profile: ProfileRole | None = None

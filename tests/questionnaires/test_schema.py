@@ -46,3 +46,29 @@ def test_schema_rejects_what_the_models_reject(
     data = yaml.safe_load((questionnaire_folder(name) / "questionnaire.yaml").read_text("utf-8"))
     validator = jsonschema.Draft202012Validator(questionnaire_json_schema())
     assert list(validator.iter_errors(data))
+
+
+def test_shipped_questionnaires_validate_against_schema() -> None:
+    folders = sorted(Path(SCHEMA_FILE).parent.glob("*/questionnaire.yaml"))
+    assert folders, "no shipped questionnaire found"
+    validator = jsonschema.Draft202012Validator(questionnaire_json_schema())
+    for path in folders:
+        errors = [error.message for error in validator.iter_errors(
+            yaml.safe_load(path.read_text("utf-8")))]
+        assert errors == [], f"{path}: {errors}"
+
+
+def test_schema_accepts_unquoted_integer_codes() -> None:
+    validator = jsonschema.Draft202012Validator(questionnaire_json_schema())
+    data = {
+        "id": "codes", "version": "1", "source_language": "en", "languages": ["en"],
+        "title": "Codes",
+        "option_lists": {
+            "sizes": [{"code": 1, "label": "Small"}, {"code": "C29.10", "label": "x"}]
+        },
+        "sections": [{"id": "main", "title": "Main", "questions": [
+            {"id": "size", "type": "single_choice", "text": "Size", "options": "sizes"}]}],
+    }
+    assert validator.is_valid(data)
+    data["option_lists"]["sizes"][0]["code"] = 1.5
+    assert not validator.is_valid(data)
