@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -60,7 +61,7 @@ def test_shipped_questionnaires_validate_against_schema() -> None:
 
 def test_schema_accepts_unquoted_integer_codes() -> None:
     validator = jsonschema.Draft202012Validator(questionnaire_json_schema())
-    data = {
+    data: dict[str, Any] = {
         "id": "codes", "version": "1", "source_language": "en", "languages": ["en"],
         "title": "Codes",
         "option_lists": {
