@@ -35,9 +35,9 @@ from questionnaires.model import (
 )
 from questionnaires.translations import (
     TRANSLATIONS_FOLDER,
-    TranslationFile,
     check_translation,
     read_translation,
+    translation_from_source,
     translation_path,
 )
 from questionnaires.variables import question_variable_names
@@ -94,7 +94,7 @@ def load_questionnaire_from_mapping(
         texts_data = content.get("texts") if "texts" in content else content
         file_data = {"language": content.get("language", lang), "texts": texts_data}
         name = f"{TRANSLATIONS_FOLDER}/{lang}.yaml"
-        translation, file_problems = _translation_from_data(YamlSource(name, file_data), lang)
+        translation, file_problems = translation_from_source(YamlSource(name, file_data), lang)
         problems.extend(file_problems)
         if translation is not None:
             problems.extend(check_translation(
@@ -168,28 +168,6 @@ def _missing_translations(
                 f"missing translation file for language {lang!r}")
         for lang in sorted(required - found)
     ]
-
-
-def _translation_from_data(
-    source: YamlSource, lang: str
-) -> tuple[TranslationFile | None, list[Problem]]:
-    """Check a translation given as data, as :func:`read_translation` checks a file."""
-    problems: list[Problem] = []
-    data = source.data
-    if data.get("language") != lang:
-        problems.append(source.problem(("language",),
-                                       f"language is {data.get('language')!r}, expected {lang!r}"))
-    raw = data.get("texts")
-    if not isinstance(raw, Mapping):
-        problems.append(source.problem(("texts",), "texts must be a mapping of text key to text"))
-        return None, problems
-    texts: dict[str, str] = {}
-    for key, text in raw.items():
-        if not isinstance(text, str) or not text.strip():
-            problems.append(source.problem(("texts", key), f"empty or non-text value for {key!r}"))
-        else:
-            texts[str(key)] = text
-    return TranslationFile(lang, texts, source), problems
 
 
 # ------------------------------------------------------------------------------ pydantic errors

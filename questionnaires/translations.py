@@ -47,13 +47,23 @@ def read_translation(path: Path) -> tuple[TranslationFile | None, list[Problem]]
         source, problems = read_yaml(path, name)
     except YamlReadError as exc:
         return None, list(exc.problems)
+    if not re.match(LANGUAGE_PATTERN, lang):
+        problems.append(source.problem((), f"file name {path.name!r} is not <language code>.yaml"))
+    translation, content_problems = translation_from_source(source, lang)
+    return translation, problems + content_problems
+
+
+def translation_from_source(
+    source: YamlSource, lang: str
+) -> tuple[TranslationFile | None, list[Problem]]:
+    """Check the parsed content of a translation into ``lang`` (``{language, texts}``)."""
+    problems: list[Problem] = []
     data = source.data
+    file_name = source.file.rsplit("/", 1)[-1]
     if not isinstance(data, dict):
         problems.append(source.problem((), "a translation file must be a mapping with "
                                             "'language' and 'texts'"))
         return None, problems
-    if not re.match(LANGUAGE_PATTERN, lang):
-        problems.append(source.problem((), f"file name {path.name!r} is not <language code>.yaml"))
     for key in data:
         if key not in ("language", "texts"):
             problems.append(
@@ -64,7 +74,7 @@ def read_translation(path: Path) -> tuple[TranslationFile | None, list[Problem]]
         problems.append(source.problem((), f"missing 'language: {lang}'"))
     elif declared != lang:
         problems.append(source.problem(("language",),
-                                       f"language is {declared!r} but the file is {path.name}"))
+                                       f"language is {declared!r} but the file is {file_name}"))
     raw_texts: Any = data.get("texts")
     texts: dict[str, str] = {}
     if raw_texts is None:
