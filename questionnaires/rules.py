@@ -302,6 +302,8 @@ def _answer_env(q: Questionnaire, answers: Mapping[str, object]) -> dict[str, ob
             env[qid] = answered_rows or None
             continue
         value = _typed(q, question, raw)
+        if isinstance(question, MultipleChoiceQuestion) and isinstance(value, list):
+            value = _in_option_order(q, question, value)
         env[qid] = value
         if isinstance(question, MultipleChoiceQuestion):
             codes = value if isinstance(value, list) else None
@@ -313,6 +315,15 @@ def _answer_env(q: Questionnaire, answers: Mapping[str, object]) -> dict[str, ob
             given = chosen and isinstance(text, str) and bool(text.strip())
             env[f"{qid}_other"] = text if given else None
     return env
+
+
+def _in_option_order(q: Questionnaire, question: MultipleChoiceQuestion,
+                     codes: list[str]) -> list[str]:
+    """Codes in the order of the option list (then unknown codes, then ``other``), so that a
+    response gives the same environment however its answer list was ordered."""
+    order = {option.code: index for index, option in enumerate(q.options_for(question))}
+    order[OTHER_CODE] = len(order) + 1
+    return sorted(codes, key=lambda code: order.get(code, len(order)))
 
 
 def _row_env(env: Mapping[str, object], question: GridQuestion,
@@ -350,6 +361,8 @@ def _resolve(q: Questionnaire, answers: Mapping[str, object]) -> _Resolved:
             resolved.questions[qid] = on
             if isinstance(question, CalculatedQuestion):
                 env[qid] = _calculate(question, env) if on else None
+                continue
+            if isinstance(question, NoteQuestion):
                 continue
             if not on:
                 for name in _env_names(q, question):
