@@ -181,7 +181,8 @@ def _validate_source(source: YamlSource) -> tuple[Questionnaire | None, list[Pro
     try:
         questionnaire = Questionnaire.model_validate(source.data)
     except ValidationError as exc:
-        return None, [_problem_from_error(source, error) for error in exc.errors()]
+        problems = [_problem_from_error(source, error) for error in exc.errors()]
+        return None, sorted(problems, key=lambda problem: problem.line or 0)
     return questionnaire, _Checker(questionnaire, source).run()
 
 

@@ -82,3 +82,62 @@ def shipped_questionnaires() -> list[Path]:
 def test_every_shipped_questionnaire_validates(folder: Path) -> None:
     problems = validate_folder(folder)
     assert problems == [], "\n".join(str(problem) for problem in problems)
+
+
+def _one_question(question: dict[str, object], **extra: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "id": "mini", "version": "1", "source_language": "en", "languages": ["en"],
+        "title": "Mini",
+        "sections": [{"id": "main", "title": "Main", "questions": [question]}],
+    }
+    data.update(extra)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("question", "extra", "expected"),
+    [
+        (
+            {"id": "g", "type": "grid", "text": "G", "rows": [{"code": "a", "label": "A"}],
+             "columns": [{"id": "c", "type": "slider", "text": "C"}]},
+            {},
+            "sections[0].questions[0].columns[0].type: unknown type 'slider' (known: "
+            "'single_choice', 'scale', 'integer', 'decimal', 'percentage', 'text')",
+        ),
+        (
+            {"id": "s", "type": "single_choice", "text": "S",
+             "options": {"translate": False, "options": [{"code": "a b", "label": "A"}]}},
+            {},
+            "sections[0].questions[0].options.options[0].code: 'a b' does not match the "
+            "pattern ^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        ),
+        (
+            {"id": "s", "type": "single_choice", "text": "S", "options": "lists"},
+            {"option_lists": {"lists": 5}},
+            "option_lists.lists: an option list must be a list of options or "
+            "{translate, options}",
+        ),
+        (
+            {"id": "s", "type": "single_choice", "text": "S", "options": 7},
+            {},
+            "sections[0].questions[0].options: options must be an option list id, a list of "
+            "options or {translate, options}",
+        ),
+        (
+            {"id": "Bad-Id", "type": "text", "text": "T"},
+            {},
+            "sections[0].questions[0].id: 'Bad-Id' does not match the pattern ^[a-z][a-z0-9_]*$",
+        ),
+        (
+            {"id": "t", "text": "T"},
+            {},
+            "sections[0].questions[0]: missing required key 'type'",
+        ),
+    ],
+)
+def test_model_errors_name_the_path_without_union_tags(
+    question: dict[str, object], extra: dict[str, object], expected: str
+) -> None:
+    with pytest.raises(QuestionnaireError) as caught:
+        load_questionnaire_from_mapping(_one_question(question, **extra), {})
+    assert [f"{p.path}: {p.message}" for p in caught.value.problems] == [expected]
