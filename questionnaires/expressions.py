@@ -1186,8 +1186,10 @@ _FUNCTION_HANDLERS: Final[Mapping[str, Callable[[_Evaluator, Call, list[Value]],
 class Expression:
     """A parsed expression: its source ``text``, its tree ``root`` and what it refers to.
 
-    Two expressions are equal when their trees are; ``str()`` gives the canonical text, which
-    parses back to an equal expression.
+    ``names`` are the variables it reads, ``attributes`` the ``@name`` option attributes,
+    ``functions`` the functions it calls, and ``strict_names`` the variables it uses outside
+    null tests and :data:`NULL_TOLERANT_FUNCTIONS`.  Two expressions are equal when their trees
+    are; ``str()`` gives the canonical text, which parses back to an equal expression.
     """
 
     text: str

@@ -326,13 +326,13 @@ def _in_option_order(q: Questionnaire, question: MultipleChoiceQuestion,
     return sorted(codes, key=lambda code: order.get(code, len(order)))
 
 
-def _row_env(env: Mapping[str, object], question: GridQuestion,
+def _row_env(env: dict[str, object], question: GridQuestion,
              row: str) -> ChainMap[str, object]:
     """The environment of one grid row: ``row`` and the row's own cells by column id."""
     bound: dict[str, object] = {"row": row}
     for column in question.columns:
         bound[column.id] = env.get(f"{question.id}_{row}_{column.id}")
-    return ChainMap(bound, dict(env))
+    return ChainMap(bound, env)
 
 
 @dataclass
