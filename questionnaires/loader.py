@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from questionnaires.errors import ExpressionSyntaxError, Problem, QuestionnaireError
 from questionnaires.expressions import Expression, parse
@@ -25,13 +25,20 @@ from questionnaires.model import (
     NoteQuestion,
     Option,
     OptionList,
+    PercentageColumn,
+    PercentageQuestion,
     Questionnaire,
     QuestionType,
     Rule,
+    Scale,
     ScaleColumn,
+    ScaleLevel,
     ScaleQuestion,
+    Section,
     SingleChoiceColumn,
     SingleChoiceQuestion,
+    TextColumn,
+    TextQuestion,
 )
 from questionnaires.translations import (
     TRANSLATIONS_FOLDER,
@@ -220,6 +227,54 @@ def _clean_location(loc: Iterable[int | str], data: Any) -> PathKey:
     return tuple(path)
 
 
+_QUESTION_MODELS: dict[str, type[BaseModel]] = {
+    "single_choice": SingleChoiceQuestion, "multiple_choice": MultipleChoiceQuestion,
+    "integer": IntegerQuestion, "decimal": DecimalQuestion, "percentage": PercentageQuestion,
+    "text": TextQuestion, "scale": ScaleQuestion, "grid": GridQuestion, "note": NoteQuestion,
+    "calculated": CalculatedQuestion,
+}
+_COLUMN_MODELS: dict[str, type[BaseModel]] = {
+    "single_choice": SingleChoiceColumn, "scale": ScaleColumn, "integer": IntegerColumn,
+    "decimal": DecimalColumn, "percentage": PercentageColumn, "text": TextColumn,
+}
+
+
+def _model_at(path: PathKey, data: Any) -> type[BaseModel] | None:
+    """The model that describes the mapping at ``path`` of the file (for key suggestions)."""
+    model: type[BaseModel] | None = Questionnaire
+    node = data
+    for index, part in enumerate(path):
+        node = node.get(part) if isinstance(node, dict) else (
+            node[part] if isinstance(node, list) and isinstance(part, int)
+            and 0 <= part < len(node) else None
+        )
+        previous = path[index - 1] if index else None
+        kind = node.get("type") if isinstance(node, dict) else None
+        if isinstance(part, int) and previous == "sections":
+            model = Section
+        elif isinstance(part, int) and previous == "questions":
+            model = _QUESTION_MODELS.get(str(kind))
+        elif isinstance(part, int) and previous == "columns":
+            model = _COLUMN_MODELS.get(str(kind))
+        elif isinstance(part, int) and previous in ("validation", "row_validation"):
+            model = Rule
+        elif isinstance(part, int) and previous == "levels":
+            model = ScaleLevel
+        elif isinstance(part, int) and previous in ("options", "rows") or (
+            isinstance(part, int) and index >= 2 and path[index - 2] == "option_lists"
+        ):
+            model = Option
+        elif index == 1 and path[0] == "scales":
+            model = Scale
+        elif index == 1 and path[0] == "option_lists" or part in ("options", "rows"):
+            model = OptionList if isinstance(node, dict) else None
+        elif isinstance(part, str) and part not in ("sections", "questions", "columns",
+                                                    "validation", "row_validation", "levels",
+                                                    "scales", "option_lists"):
+            model = None
+    return model
+
+
 def _problem_from_error(source: YamlSource, error: Mapping[str, Any]) -> Problem:
     path = _clean_location(error["loc"], source.data)
     kind = error["type"]
@@ -229,7 +284,9 @@ def _problem_from_error(source: YamlSource, error: Mapping[str, Any]) -> Problem
         message = f"missing required key {path[-1]!r}" if path else "missing required key"
         return source.problem(path, message)
     if kind == "extra_forbidden":
-        return source.problem(path, f"unknown key {path[-1]!r}")
+        model = _model_at(path[:-1], source.data)
+        hint = _close_match(str(path[-1]), model.model_fields) if model is not None else ""
+        return source.problem(path, f"unknown key {path[-1]!r}{hint}")
     if kind == "union_tag_invalid":
         message = f"unknown type {ctx.get('tag')!r} (known: {ctx.get('expected_tags', '')})"
         return source.problem((*path, "type"), message)

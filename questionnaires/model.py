@@ -625,8 +625,10 @@ class Questionnaire(_Frozen):
 
     def content_hash(self) -> str:
         """SHA-256 of a canonical JSON of the structure and translations (key order ignored)."""
+        # Defaults are left out so that a key written with its default value, or a new
+        # optional key added to the format later, does not change the hash.
         payload = {
-            "questionnaire": self.model_dump(mode="json"),
+            "questionnaire": self.model_dump(mode="json", exclude_defaults=True),
             "translations": self._translations,
         }
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

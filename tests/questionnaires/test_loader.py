@@ -141,3 +141,22 @@ def test_model_errors_name_the_path_without_union_tags(
     with pytest.raises(QuestionnaireError) as caught:
         load_questionnaire_from_mapping(_one_question(question, **extra), {})
     assert [f"{p.path}: {p.message}" for p in caught.value.problems] == [expected]
+
+
+def test_unknown_keys_get_a_suggestion_from_their_model() -> None:
+    data = _one_question(
+        {"id": "g", "type": "grid", "text": "G", "rows": [{"code": "a", "label": "A"}],
+         "columns": [{"id": "c", "type": "integer", "text": "C", "minimum": 0}],
+         "row_validaton": []},
+        scales={"p": {"levels": [{"value": 0, "label": "a", "descripton": "x"},
+                                 {"value": 1, "label": "b"}]}},
+    )
+    with pytest.raises(QuestionnaireError) as caught:
+        load_questionnaire_from_mapping(data, {})
+    assert sorted(f"{p.path}: {p.message}" for p in caught.value.problems) == [
+        "scales.p.levels[0].descripton: unknown key 'descripton' (did you mean 'description'?)",
+        "sections[0].questions[0].columns[0].minimum: unknown key 'minimum' "
+        "(did you mean 'min'?)",
+        "sections[0].questions[0].row_validaton: unknown key 'row_validaton' "
+        "(did you mean 'row_validation'?)",
+    ]

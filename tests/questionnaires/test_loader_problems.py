@@ -74,7 +74,8 @@ EXPECTED: dict[str, list[str]] = {
         "rename one of them",
     ],
     "unknown_key": [
-        "questionnaire.yaml:13: sections[0].questions[0].maximum: unknown key 'maximum'",
+        "questionnaire.yaml:13: sections[0].questions[0].maximum: unknown key 'maximum' "
+        "(did you mean 'max'?)",
     ],
     "unknown_type": [
         "questionnaire.yaml:11: sections[0].questions[0].type: unknown type 'number' (known: "

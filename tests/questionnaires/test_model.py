@@ -182,3 +182,15 @@ def test_discriminated_union_picks_the_type() -> None:
             {"id": "main", "title": "Main",
              "questions": [{"id": "x", "type": "slider", "text": "X"}]}
         ]))
+
+
+def test_content_hash_ignores_keys_written_with_their_default() -> None:
+    data = minimal()
+    explicit = minimal()
+    explicit["sections"][0]["questions"][1] = {
+        "id": "staff", "type": "integer", "text": "Staff", "min": 0, "required": False,
+        "validation": [], "relevant": None,
+    }
+    assert Questionnaire.model_validate(data).content_hash() == (
+        Questionnaire.model_validate(explicit).content_hash()
+    )
