@@ -353,26 +353,50 @@ def rake_weights(
         new_table = cross @ w[:, cols]
         delta = float(np.max(np.abs(old_table - new_table)))
         if delta < epsilon:
+            # R stops here; but a cross-table that stops changing can also be a cycle
+            # between margins that the sample cannot satisfy together (e.g. two margins on
+            # the same units). Statistics never guess: check every margin is met.
+            worst = _worst_margin(w[:, cols], margins, indicators, names, level_names)
+            allowed = max(epsilon, 1e-6 * float(d[:, 0].sum())) * 10.0
+            if worst[1] > allowed:
+                raise ConvergenceError(
+                    f"raking stalled after {sweep} iterations without meeting margin "
+                    f"{worst[0]}: off by {worst[1]:.6g} ({worst[2]:.3g} relative); the "
+                    "margins cannot all hold on this sample (margins on the same or nested "
+                    "groupings with conflicting totals?)"
+                )
             return RakeResult(w, sweep, tuple(margin_weights), delta)
         old_table = new_table
-    # Name the margin furthest from its targets (the last one is exact after the sweep).
+    worst = _worst_margin(w[:, cols], margins, indicators, names, level_names)
+    column = worst[3] if reference_column is None else reference_column
+    raise ConvergenceError(
+        f"raking did not converge after {max_iter} iterations: the cross-table still "
+        f"changed by {delta:.3g} (epsilon {epsilon:.3g}); the largest discrepancy is on "
+        f"margin {worst[0]} in {_column_name(m, column)}: "
+        f"{worst[1]:.6g} ({worst[2]:.3g} relative). Raise max_iter or check that the margins "
+        "are compatible with the sample (e.g. sparse cross-classifications)"
+    )
+
+
+def _worst_margin(
+    w: FloatArray,
+    margins: Sequence[tuple[IntArray, FloatArray]],
+    indicators: Sequence[sp.csr_matrix],
+    names: Sequence[str],
+    level_names: Sequence[Sequence[str]] | None,
+) -> tuple[str, float, float, int]:
+    """The margin level furthest from its target: (name, abs, rel distance, column)."""
     worst_name, worst_abs, worst_rel, worst_col = "", -1.0, 0.0, 0
     for i, ((_, totals), g) in enumerate(zip(margins, indicators, strict=True)):
-        diff = np.abs(g @ w[:, cols] - totals[:, None])
+        diff = np.abs(g @ w - totals[:, None])
         if diff.max() > worst_abs:
             worst_abs = float(diff.max())
             level, col = np.unravel_index(int(np.argmax(diff)), diff.shape)
             worst_rel = worst_abs / max(abs(float(totals[level])), 1e-300)
             lv = level_names[i] if level_names is not None else None
             worst_name = f"{names[i]} = {_level_name(lv, int(level))}"
-            worst_col = int(col) if reference_column is None else reference_column
-    raise ConvergenceError(
-        f"raking did not converge after {max_iter} iterations: the cross-table still "
-        f"changed by {delta:.3g} (epsilon {epsilon:.3g}); the largest discrepancy is on "
-        f"margin {worst_name} in {_column_name(m, worst_col)}: {worst_abs:.6g} "
-        f"({worst_rel:.3g} relative). Raise max_iter or check that the margins are "
-        "compatible with the sample (e.g. sparse cross-classifications)"
-    )
+            worst_col = int(col)
+    return worst_name, worst_abs, worst_rel, worst_col
 
 
 def _cross_indicator(all_codes: Sequence[IntArray]) -> sp.csr_matrix:
@@ -716,7 +740,7 @@ def generalized_raking_weights(
             )
             raise ConvergenceError(
                 f"{method} calibration did not converge{bound_note}: after "
-                f"{int(iterations[j])} iterations the largest discrepancy in "
+                f"{int(iterations[j]) - 1} iterations the largest discrepancy in "
                 f"{_column_name(m, j)} is on {names[k]!r}: target {float(population[k])!r}, "
                 f"achieved {float(population[k] - misfit[j, k])!r} (relative "
                 f"{float(rel_j[k]):.3g}, tolerance {tol:g})"
