@@ -92,15 +92,19 @@ def load_questionnaire_from_mapping(
     ``translations`` maps a language to its texts (text key -> text), or to the whole content
     of a translation file (``{language, texts}``). Problems carry paths but no lines.
     """
-    source = YamlSource(QUESTIONNAIRE_FILE, dict(data))
+    source = YamlSource(QUESTIONNAIRE_FILE, dict(data) if isinstance(data, Mapping) else data)
     questionnaire, problems = _validate_source(source)
     if questionnaire is None:
         raise QuestionnaireError(problems)
     loaded: dict[str, dict[str, str]] = {}
     for lang, content in (translations or {}).items():
+        name = f"{TRANSLATIONS_FOLDER}/{lang}.yaml"
+        if not isinstance(content, Mapping):
+            problems.append(Problem(name, "", None, "a translation must be a mapping of text "
+                                                    f"key to text, not {type(content).__name__}"))
+            continue
         texts_data = content.get("texts") if "texts" in content else content
         file_data = {"language": content.get("language", lang), "texts": texts_data}
-        name = f"{TRANSLATIONS_FOLDER}/{lang}.yaml"
         translation, file_problems = translation_from_source(YamlSource(name, file_data), lang)
         problems.extend(file_problems)
         if translation is not None:

@@ -160,3 +160,11 @@ def test_unknown_keys_get_a_suggestion_from_their_model() -> None:
         "sections[0].questions[0].row_validaton: unknown key 'row_validaton' "
         "(did you mean 'row_validation'?)",
     ]
+
+
+def test_bad_snapshot_shapes_are_problems_not_crashes() -> None:
+    with pytest.raises(QuestionnaireError, match="must be a mapping of keys"):
+        load_questionnaire_from_mapping(["not", "a", "mapping"], {})  # type: ignore[arg-type]
+    data = _one_question({"id": "t", "type": "text", "text": "T"})
+    with pytest.raises(QuestionnaireError, match="a translation must be a mapping"):
+        load_questionnaire_from_mapping(data, {"de": "Hallo"})  # type: ignore[dict-item]
