@@ -65,8 +65,15 @@ def value_labels(variable: Variable) -> list[tuple[str | int, str]]:
     return pairs
 
 
+#: Longer value lists are left to the values sheet; a cell that long helps no one.
+MAX_INLINE_VALUES = 20
+
+
 def _describe_values(variable: Variable) -> str:
-    return "; ".join(f"{value} = {label}" for value, label in value_labels(variable))
+    pairs = value_labels(variable)
+    if len(pairs) > MAX_INLINE_VALUES:
+        return f"{len(pairs)} values: see sheet 'values'"
+    return "; ".join(f"{value} = {label}" for value, label in pairs)
 
 
 def _safe_text(text: str) -> str:

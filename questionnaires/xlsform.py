@@ -22,7 +22,7 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
-from questionnaires.errors import ExpressionError, Problem, QuestionnaireError
+from questionnaires.errors import Problem, QuestionnaireError
 from questionnaires.expressions import parse
 from questionnaires.model import CODE_PATTERN, LANGUAGE_PATTERN, NAME_CODE_PATTERN
 from questionnaires.xpath import (
@@ -843,14 +843,13 @@ class _Importer:
                 place = survey.place(item.row, column)
                 try:
                     translation = translate(text, context)
-                    canonical = str(parse(translation.text))
                 except UnknownReferenceError as exc:
                     self.error(place, f"{text!r} {exc}")
                     continue
-                except (XPathTranslationError, ExpressionError) as exc:
+                except XPathTranslationError as exc:
                     self.refuse_expression(item, column, place, f"{text!r}: {exc}")
                     continue
-                item.expressions[column] = (canonical, translation.references)
+                item.expressions[column] = (translation.text, translation.references)
                 if column == "calculation":
                     item.value_type = translation.value_type
 

@@ -10,6 +10,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from questionnaires.errors import ExpressionError
+from questionnaires.expressions import parse
+
 #: Our expression language's own limits (questionnaires/README.md); longer input is refused early.
 MAX_LENGTH = 2000
 MAX_DEPTH = 32
@@ -270,6 +273,9 @@ class _Parser:
 
     def unary(self, depth: int) -> _Node:
         token = self.token
+        if depth > MAX_DEPTH:
+            raise XPathTranslationError(f"nested more than {MAX_DEPTH} levels deep",
+                                        token.position)
         if token.kind == "op" and token.text == "-":
             self.advance()
             return _Neg(self.unary(depth + 1))
@@ -462,8 +468,8 @@ def _emit_bare(node: _Node) -> str:
     if isinstance(node, _Num):
         return node.text
     if isinstance(node, _Str):
-        quote = '"' if "'" in node.value else "'"
-        return f"{quote}{node.value}{quote}"
+        # XPath strings have no escapes; ours do, so a backslash or quote must be escaped.
+        return "'" + node.value.replace("\\", "\\\\").replace("'", "\\'") + "'"
     if isinstance(node, _Bool):
         return "true" if node.value else "false"
     if isinstance(node, _Ref):
@@ -495,7 +501,12 @@ def translate(text: str, context: TranslationContext) -> Translation:
         raise XPathTranslationError(f"longer than {MAX_LENGTH} characters")
     parser = _Parser(stripped, context)
     node = parser.parse()
-    return Translation(_emit(node), frozenset(parser.references), _value_type(node))
+    try:
+        # Our own parser has the last word: what it reads is valid, and its text is canonical.
+        canonical = str(parse(_emit(node)))
+    except ExpressionError as exc:
+        raise XPathTranslationError(f"not expressible in the rule language: {exc}") from exc
+    return Translation(canonical, frozenset(parser.references), _value_type(node))
 
 
 def references(text: str) -> list[str]:

@@ -224,3 +224,20 @@ def test_cli_reports_invalid_questionnaire(folder: Path, tmp_path: Path) -> None
                                 ["codebook", str(folder), "--out", str(tmp_path / "x.xlsx")])
     assert result.exit_code == 1
     assert "questionnaire.yaml" in result.stderr
+
+
+def test_long_value_lists_point_to_values_sheet(folder: Path, tmp_path: Path) -> None:
+    data = yaml.safe_load((folder / "questionnaire.yaml").read_text(encoding="utf-8"))
+    data["option_lists"]["value_chain"] = [{"code": f"c{i}", "label": f"Chain {i}"}
+                                           for i in range(25)]
+    data["languages"] = ["en"]
+    (folder / "questionnaire.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    (folder / "translations" / "de.yaml").unlink()
+    out = tmp_path / "long.xlsx"
+    write_codebook(folder, out, lang=None)
+    workbook = load_workbook(out)
+    records = {r["variable"]: r for r in _records(workbook["variables"])}
+    assert records["chain"]["values and labels"] == "25 values: see sheet 'values'"
+    chain_values = [r for r in _records(workbook["values"]) if r["variable"] == "chain"]
+    assert [r["value"] for r in chain_values][:2] == ["c0", "c1"]
+    assert len(chain_values) == 25
