@@ -1,0 +1,261 @@
+"""Respondent services shared by the web and the demo: start, save a page, submit exactly once.
+
+Services only flush; the caller (a request, a CLI command) owns the one commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from questionnaires import rules
+from questionnaires.model import (
+    CalculatedQuestion,
+    MultipleChoiceQuestion,
+    NoteQuestion,
+    Questionnaire,
+    Section,
+    SingleChoiceQuestion,
+)
+from surveyapp.models import Campaign, Invitation, Response, utcnow
+from surveyapp.questionnaire_store import questionnaire_of
+from surveyapp.tokens import new_key
+
+#: Time on a page above this is not counted (the respondent left the browser open).
+MAX_PAGE_SECONDS = 3600
+
+
+class SurveyError(Exception):
+    """Base of the respondent-side domain errors (translated to pages at the HTTP edge)."""
+
+
+class CampaignNotOpen(SurveyError):
+    """The campaign is not accepting answers (draft or closed)."""
+
+
+class AlreadySubmitted(SurveyError):
+    """The response has been submitted; it cannot change any more."""
+
+
+class IncompleteResponse(SurveyError):
+    """A relevant page still breaks a rule; ``section_id`` names the first such page."""
+
+    def __init__(self, section_id: str, violations: list[Any]) -> None:
+        self.section_id = section_id
+        self.violations = violations
+        super().__init__(f"section {section_id!r} has {len(violations)} unresolved problem(s)")
+
+
+def questionnaire_for(response: Response) -> Questionnaire:
+    """The questionnaire version a response is pinned to."""
+    return questionnaire_of(response.questionnaire_version)
+
+
+def section_answer_keys(section: Section) -> list[str]:
+    """The answer keys a page owns: its questions' ids plus 'other' texts."""
+    keys: list[str] = []
+    for question in section.questions:
+        if isinstance(question, NoteQuestion | CalculatedQuestion):
+            continue
+        keys.append(question.id)
+        if isinstance(question, SingleChoiceQuestion | MultipleChoiceQuestion) and question.other:
+            keys.append(f"{question.id}_other")
+    return keys
+
+
+def relevant_sections(questionnaire: Questionnaire, answers: Mapping[str, Any]) -> list[Section]:
+    """The pages shown for these answers, in order."""
+    return [
+        section for section in questionnaire.sections
+        if rules.section_relevant(questionnaire, section.id, dict(answers))
+    ]
+
+
+def start_response(
+    db: Session,
+    campaign: Campaign,
+    *,
+    language: str,
+    invitation: Invitation | None = None,
+) -> Response:
+    """The unfinished response of an invitation (created when missing), or a new open-link one.
+
+    Raises CampaignNotOpen unless the campaign is open, AlreadySubmitted when the invitation
+    has been used.
+    """
+    if campaign.status != "open":
+        raise CampaignNotOpen(f"campaign {campaign.id} is {campaign.status}")
+    if language not in campaign.languages:
+        raise ValueError(
+            f"language {language!r} is not offered by campaign {campaign.id} "
+            f"(offered: {', '.join(campaign.languages)})"
+        )
+    if invitation is not None:
+        existing = invitation_response(db, invitation.id)
+        if existing is not None:
+            if existing.status == "submitted":
+                raise AlreadySubmitted(f"invitation {invitation.id} has been used")
+            return existing
+    response = Response(
+        key=new_key(),
+        campaign_id=campaign.id,
+        invitation_id=invitation.id if invitation is not None else None,
+        questionnaire_version_id=campaign.questionnaire_version_id,
+        channel="invitation" if invitation is not None else "open_link",
+        language=language,
+        status="in_progress",
+        answers={},
+        page_seconds={},
+    )
+    if invitation is None:
+        db.add(response)
+        db.flush()
+        return response
+    # Two devices opening the same invitation at once: the unique index lets one insert win;
+    # the other reads the winner's row instead of failing.
+    try:
+        with db.begin_nested():
+            db.add(response)
+            db.flush()
+    except IntegrityError:
+        existing = invitation_response(db, invitation.id)
+        if existing is None:
+            raise
+        if existing.status == "submitted":
+            raise AlreadySubmitted(f"invitation {invitation.id} has been used") from None
+        return existing
+    return response
+
+
+def invitation_response(db: Session, invitation_id: int) -> Response | None:
+    """The response of an invitation: the submitted one if any, else the unfinished one."""
+    rows = db.scalars(
+        select(Response).where(Response.invitation_id == invitation_id)
+    ).all()
+    submitted = [row for row in rows if row.status == "submitted"]
+    if submitted:
+        return submitted[0]
+    return rows[0] if rows else None
+
+
+def merge_page(
+    questionnaire: Questionnaire,
+    section_id: str,
+    stored: Mapping[str, Any],
+    page_answers: Mapping[str, Any],
+) -> dict[str, Any]:
+    """All answers after replacing what the page owns by ``page_answers`` (None removes)."""
+    section = questionnaire.section(section_id)
+    merged = dict(stored)
+    for key in section_answer_keys(section):
+        value = page_answers.get(key)
+        if value is None or value == [] or value == {}:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    _set_calculated(questionnaire, merged)
+    return merged
+
+
+def _set_calculated(questionnaire: Questionnaire, answers: dict[str, Any]) -> None:
+    """Store the calculated values (a skipped one is removed, not stored as null)."""
+    for key, value in rules.compute_calculated(questionnaire, answers).items():
+        if value is None:
+            answers.pop(key, None)
+        else:
+            answers[key] = value
+
+
+def page_violations(
+    questionnaire: Questionnaire, section_id: str, answers: Mapping[str, Any]
+) -> list[rules.RuleViolation]:
+    """What breaks the rules of a page, for these answers (one evaluator: questionnaires.rules)."""
+    return list(rules.validate_section(questionnaire, section_id, dict(answers)))
+
+
+def save_page(
+    db: Session,
+    response: Response,
+    section_id: str,
+    page_answers: Mapping[str, Any],
+    *,
+    seconds: float | None = None,
+    current_section: str | None = None,
+) -> dict[str, Any]:
+    """Store a page's answers (also when they break rules: nothing typed is lost).
+
+    The write is conditional on the response still being in progress, so a save racing a
+    submit can never change a submitted response. Returns the merged answers.
+    Raises AlreadySubmitted when the response was submitted meanwhile.
+    """
+    questionnaire = questionnaire_for(response)
+    merged = merge_page(questionnaire, section_id, response.answers or {}, page_answers)
+    page_seconds = dict(response.page_seconds or {})
+    if seconds is not None and seconds >= 0:
+        page_seconds[section_id] = page_seconds.get(section_id, 0) + int(
+            min(seconds, MAX_PAGE_SECONDS)
+        )
+    now = utcnow()
+    result = db.execute(
+        update(Response)
+        .where(Response.id == response.id, Response.status == "in_progress")
+        .values(
+            answers=merged,
+            page_seconds=page_seconds,
+            current_section=current_section or section_id,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        db.refresh(response)
+        raise AlreadySubmitted(f"response {response.key} has been submitted")
+    db.refresh(response)
+    return merged
+
+
+def check_complete(questionnaire: Questionnaire, answers: Mapping[str, Any]) -> None:
+    """Raise IncompleteResponse naming the first relevant page that breaks a rule."""
+    for section in relevant_sections(questionnaire, answers):
+        violations = page_violations(questionnaire, section.id, answers)
+        if violations:
+            raise IncompleteResponse(section.id, violations)
+
+
+def submit(db: Session, response: Response, *, now: dt.datetime | None = None) -> bool:
+    """Submit ``response`` exactly once; True for the call that submitted it, False after.
+
+    One conditional UPDATE (status in progress -> submitted) decides the winner among any
+    number of concurrent attempts; the partial unique index backs it in the database.
+    Raises IncompleteResponse when a relevant page still breaks a rule.
+    """
+    if response.status == "submitted":
+        return False
+    questionnaire = questionnaire_for(response)
+    answers = dict(response.answers or {})
+    check_complete(questionnaire, answers)
+    final = rules.prune_irrelevant(questionnaire, answers)
+    _set_calculated(questionnaire, final)
+    moment = now or utcnow()
+    result = db.execute(
+        update(Response)
+        .where(Response.id == response.id, Response.status == "in_progress")
+        .values(status="submitted", submitted_at=moment, updated_at=moment, answers=final,
+                current_section=None)
+        .execution_options(synchronize_session=False)
+    )
+    won = result.rowcount == 1  # type: ignore[attr-defined]
+    if won and response.invitation_id is not None:
+        db.execute(
+            update(Invitation)
+            .where(Invitation.id == response.invitation_id)
+            .values(status="used", used_at=moment)
+            .execution_options(synchronize_session=False)
+        )
+    db.refresh(response)
+    return won
