@@ -133,6 +133,12 @@ EXPECTED: dict[str, list[str]] = {
         "'trainees', the question's own answer; it cannot be answered when the relevance "
         "is decided",
     ],
+    "bad_grid_refs": [
+        "questionnaire.yaml:16: sections[0].questions[0].rows: unknown option list "
+        "'skill_area' (known: skill_areas)",
+        "questionnaire.yaml:18: sections[0].questions[0].columns[0].options: unknown option "
+        "list 'yes_no' (known: skill_areas)",
+    ],
     "bad_choice_counts": [
         "questionnaire.yaml:15: sections[0].questions[0].min_selected: min_selected 3 is "
         "greater than max_selected 2",
