@@ -6,6 +6,7 @@ data: its variable names, lists and scales are checked here by value.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from questionnaires.translations import check_translation, read_translation, tra
 QUESTIONNAIRES = Path(__file__).resolve().parents[2] / "questionnaires"
 SHIPPED = sorted(p.parent for p in QUESTIONNAIRES.glob("*/questionnaire.yaml"))
 REFERENCE = QUESTIONNAIRES / "automotive-skills"
+NUMBER = re.compile(r"\d+")
 
 SKILL_AREAS = [
     "battery_hv",
@@ -351,3 +353,17 @@ def test_causes_are_asked_only_when_some_vacancies_are_hard_to_fill(q: Questionn
     answers["vacancies"]["software_it"] = {"total": 4, "hard_to_fill": 0, "skill_shortage": 0}
     assert not question_relevant(q, "htfv_causes", answers)
     assert not question_relevant(q, "vacancies", answers | {"has_vacancies": "no"})
+
+
+@pytest.mark.parametrize("folder", SHIPPED, ids=lambda p: p.name)
+def test_translations_keep_the_numbers_of_the_source(folder: Path) -> None:
+    """A translated text names every number of its source (years, levels, standards, codes)."""
+    questionnaire = load_questionnaire(folder)
+    source = questionnaire.text_keys()
+    slips = [
+        f"{lang} {key}: {sorted(missing)}"
+        for lang, texts in questionnaire.translations.items()
+        for key, text in texts.items()
+        if (missing := set(NUMBER.findall(source[key])) - set(NUMBER.findall(text)))
+    ]
+    assert slips == []
