@@ -86,10 +86,15 @@ _INTERCEPT = "(Intercept)"
 
 
 class _WeightedDesign(Protocol):
-    """What the weighting functions need from a design (see ``analysis.survey.design``)."""
+    """What the weighting functions need from a design (see ``analysis.survey.design``).
+
+    The respondents' data are ``design.data`` (``design.df`` is the design's degrees of
+    freedom, as DESIGN.md specifies); the full-sample weights ``design._w``; replicate
+    designs also carry ``design._wrep`` ``(n, R)``.
+    """
 
     @property
-    def df(self) -> pd.DataFrame: ...
+    def data(self) -> pd.DataFrame: ...
 
     _w: FloatArray
 
@@ -118,7 +123,7 @@ def _levels(design: _WeightedDesign, variable: str) -> tuple[IntArray, list[Hash
     WeightingError
         If the column is missing from the data or has missing values.
     """
-    df = design.df
+    df = design.data
     if variable not in df.columns:
         raise WeightingError(f"weighting variable {variable!r}: no such column in the data")
     column = df[variable]
@@ -587,7 +592,7 @@ def calibration_model_matrix(
         If a variable is missing, has missing values, or a numeric total is asked for a
         non-numeric column.
     """
-    df = design.df
+    df = design.data
     intercept = _INTERCEPT in targets
     variables: list[str] = []
     level_keys: dict[str, dict[str, float]] = {}

@@ -79,7 +79,7 @@ class ArrayDesign:
     """The part of a design the weighting functions use: data, weights, replicate weights
     and the recorded steps; ``_with_weights`` as the engine's designs implement it."""
 
-    df: pd.DataFrame
+    data: pd.DataFrame
     _w: np.ndarray
     _wrep: np.ndarray | None = None
     _calibration: tuple[CalibrationStep, ...] = field(default=())
@@ -92,4 +92,4 @@ class ArrayDesign:
         step: CalibrationStep | None = None,
     ) -> ArrayDesign:
         steps = self._calibration + ((step,) if step is not None else ())
-        return ArrayDesign(self.df, np.asarray(w, dtype=np.float64), wrep, steps)
+        return ArrayDesign(self.data, np.asarray(w, dtype=np.float64), wrep, steps)
