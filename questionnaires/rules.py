@@ -724,7 +724,14 @@ def _validate_grid(q: Questionnaire, question: GridQuestion, raw: object,
             where = f"{qid}.{row}.{column.id}"
             violations.extend(_check_cell(q, question, column, cells.get(column.id), where))
     env = resolved.env
-    if question.required and env.get(qid) is None:
+    # Judged on the raw cells, so a grid answered "don't know" throughout counts as answered.
+    answered = any(
+        not _is_blank(value)
+        for row in relevant
+        if isinstance(raw.get(row), Mapping)
+        for value in raw[row].values()
+    )
+    if question.required and not answered:
         violations.insert(0, _builtin(qid, "required"))
     for row in relevant:
         row_env = _row_env(env, question, row)
@@ -799,15 +806,60 @@ def flatten_answers(q: Questionnaire, answers: Mapping[str, object]) -> dict[str
     """One response as analysis variables, named and ordered as in the codebook.
 
     Multiple choice gives 0/1 per option for an answered question and ``None`` for every
-    option when it was not answered or not relevant; answers of the wrong type and the
-    "not applicable" level of a scale are ``None``; calculated questions are computed.
+    option when it was not answered or not relevant; the "don't know / not applicable" answer
+    of a scale stays :data:`NOT_APPLICABLE` (as the codebook lists it); answers of the wrong
+    type are ``None``; calculated questions are computed.
     """
-    env = _resolve(q, prune_irrelevant(q, answers)).env
-    return {
+    pruned = prune_irrelevant(q, answers)
+    env = _resolve(q, pruned).env
+    flat = {
         name: env.get(name)
         for question in q.iter_questions()
         for name in question_variable_names(q, question)
     }
+    for name in _not_applicable_answers(q, pruned):
+        flat[name] = NOT_APPLICABLE
+    return flat
+
+
+def _not_applicable_answers(q: Questionnaire, answers: Mapping[str, object]) -> list[str]:
+    """The variables answered "don't know / not applicable" (on scales that offer it)."""
+    found: list[str] = []
+    for question in q.iter_questions():
+        if isinstance(question, ScaleQuestion):
+            if answers.get(question.id) == NOT_APPLICABLE and _offers_na(q, question):
+                found.append(question.id)
+        elif isinstance(question, GridQuestion):
+            cells = answers.get(question.id)
+            if not isinstance(cells, Mapping):
+                continue
+            for row, row_cells in cells.items():
+                if not isinstance(row_cells, Mapping):
+                    continue
+                for column in question.columns:
+                    if (isinstance(column, ScaleColumn) and _offers_na(q, column)
+                            and row_cells.get(column.id) == NOT_APPLICABLE):
+                        found.append(f"{question.id}_{row}_{column.id}")
+    return found
+
+
+def _scale_variable_names(q: Questionnaire) -> set[str]:
+    names: set[str] = set()
+    for question in q.iter_questions():
+        if isinstance(question, ScaleQuestion):
+            names.add(question.id)
+        elif isinstance(question, GridQuestion):
+            names.update(
+                f"{question.id}_{row.code}_{column.id}"
+                for row in q.options_for(question)
+                for column in question.columns
+                if isinstance(column, ScaleColumn)
+            )
+    return names
+
+
+def _offers_na(q: Questionnaire, item: ScaleQuestion | ScaleColumn) -> bool:
+    return q.scales[item.scale].not_applicable
 
 
 def env_from_flat(q: Questionnaire, row: Mapping[str, object]) -> dict[str, object]:
@@ -816,14 +868,16 @@ def env_from_flat(q: Questionnaire, row: Mapping[str, object]) -> dict[str, obje
     Rebuilds what flattening spread out, so the analysis can evaluate the questionnaire's
     expressions on its data: the list of codes of a multiple-choice question from its 0/1
     variables (with ``other`` when ``<qid>_other`` holds text) and the answered rows of a grid.
-    Missing values (``None``, ``NaN``) are unanswered.
+    Missing values (``None``, ``NaN``) and :data:`NOT_APPLICABLE` are unanswered.
     """
     env: dict[str, object] = {}
+    scale_names = _scale_variable_names(q)
     for question in q.iter_questions():
         names = question_variable_names(q, question)
         for name in names:
             value = row.get(name)
-            env[name] = None if _is_blank(value) else value
+            missing = _is_blank(value) or (name in scale_names and value == NOT_APPLICABLE)
+            env[name] = None if missing else value
         qid = question.id
         if isinstance(question, MultipleChoiceQuestion):
             flags = {option.code: env.get(f"{qid}_{option.code}")

@@ -387,6 +387,9 @@ def test_required_grid() -> None:
     q = _plain_questionnaire(grid_required=True)
     assert codes(validate_section(q, "main", {})) == [("g", "required")]
     assert validate_section(q, "main", {"g": {"a": {"staff": 1}}}) == []
+    # Answers to rows that are not asked do not answer the grid.
+    q = _plain_questionnaire(grid_required=True, row_relevant="row == 'a'")
+    assert codes(validate_section(q, "main", {"g": {"b": {"staff": 1}}})) == [("g", "required")]
 
 
 def test_irrelevant_page_is_not_validated(q: Questionnaire, answers: dict[str, Any]) -> None:
@@ -468,7 +471,14 @@ def test_flatten_blanks_unanswered_and_skipped(q: Questionnaire, answers: dict[s
     assert flat["size_class"] == "10-49"
     flat = flatten_answers(q, {**answers, "barriers": [OTHER_CODE], "digital_level": "na"})
     assert [flat[f"barriers_{c}"] for c in ("cost", "time", "offer", "none")] == [0, 0, 0, 0]
-    assert flat["digital_level"] is None
+    # "Don't know" stays distinguishable from no answer, as the codebook lists it...
+    assert flat["digital_level"] == NOT_APPLICABLE
+    # ...while expressions see it as unanswered.
+    assert env_from_flat(q, flat)["digital_level"] is None
+    grid = {"batteries": {"current": NOT_APPLICABLE}}
+    flat = flatten_answers(q, {**answers, "skill_grid": grid, "remarks": NOT_APPLICABLE})
+    assert flat["skill_grid_batteries_current"] == NOT_APPLICABLE
+    assert env_from_flat(q, flat)["remarks"] == NOT_APPLICABLE
 
 
 def test_env_from_flat_rebuilds_the_environment(

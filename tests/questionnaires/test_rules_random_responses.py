@@ -31,6 +31,7 @@ from questionnaires.model import (
     TextQuestion,
 )
 from questionnaires.rules import (
+    NOT_APPLICABLE,
     OTHER_CODE,
     env_from_flat,
     expression_env,
@@ -80,7 +81,9 @@ def random_value(
     if isinstance(item, TextQuestion | TextColumn):
         return "text " * int(rng.integers(0, 4))
     if isinstance(item, ScaleQuestion | ScaleColumn):
-        values = q.scales[item.scale].values()
+        values: list[object] = list(q.scales[item.scale].values())
+        if q.scales[item.scale].not_applicable:
+            values.append(NOT_APPLICABLE)
         return values[int(rng.integers(len(values)))]
     raise AssertionError(f"no random answer for {item.type}")
 
