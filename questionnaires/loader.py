@@ -342,8 +342,9 @@ class _Checker:
         self.check_profile_roles()
         self.check_expressions()
         self.check_calculation_cycles()
-        # In file order, so an author can work down the file.
-        return sorted(self.problems, key=lambda problem: problem.line or 0)
+        # Once each (a shared list is checked for every question using it), in file order.
+        unique = list(dict.fromkeys(self.problems))
+        return sorted(unique, key=lambda problem: problem.line or 0)
 
     # -------------------------------------------------------------- top level
 

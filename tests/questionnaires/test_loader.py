@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,8 +85,8 @@ def test_every_shipped_questionnaire_validates(folder: Path) -> None:
     assert problems == [], "\n".join(str(problem) for problem in problems)
 
 
-def _one_question(question: dict[str, object], **extra: object) -> dict[str, object]:
-    data: dict[str, object] = {
+def _one_question(question: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
         "id": "mini", "version": "1", "source_language": "en", "languages": ["en"],
         "title": "Mini",
         "sections": [{"id": "main", "title": "Main", "questions": [question]}],
@@ -168,3 +169,17 @@ def test_bad_snapshot_shapes_are_problems_not_crashes() -> None:
     data = _one_question({"id": "t", "type": "text", "text": "T"})
     with pytest.raises(QuestionnaireError, match="a translation must be a mapping"):
         load_questionnaire_from_mapping(data, {"de": "Hallo"})  # type: ignore[dict-item]
+
+
+def test_a_shared_list_is_reported_once() -> None:
+    question = {"id": "a", "type": "multiple_choice", "text": "A", "options": "areas"}
+    data = _one_question(question, option_lists={"areas": [{"code": "B", "label": "B"}]})
+    data["sections"][0]["questions"].append(
+        {"id": "b", "type": "multiple_choice", "text": "B", "options": "areas"}
+    )
+    with pytest.raises(QuestionnaireError) as caught:
+        load_questionnaire_from_mapping(data, {})
+    assert [str(p) for p in caught.value.problems] == [
+        "questionnaire.yaml: option_lists.areas[0].code: code 'B' becomes part of variable "
+        "names (multiple choice), so it must match ^[a-z0-9_]+$"
+    ]
