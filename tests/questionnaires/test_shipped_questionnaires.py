@@ -367,3 +367,12 @@ def test_translations_keep_the_numbers_of_the_source(folder: Path) -> None:
         if (missing := set(NUMBER.findall(source[key])) - set(NUMBER.findall(text)))
     ]
     assert slips == []
+
+
+def test_reported_vacancies_need_numbers(q: Questionnaire) -> None:
+    answers = valid_answers()
+    del answers["vacancies"], answers["htfv_causes"]
+    violations = validate_response(q, answers)
+    assert [(v.field, v.rule_id) for v in violations] == [("vacancies", "required")]
+    answers["has_vacancies"] = "no"
+    assert validate_response(q, answers) == []
