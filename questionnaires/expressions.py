@@ -797,13 +797,19 @@ def _normalise(value: object, where: str) -> Value:
     if type(value).__name__ in ("bool_", "bool") and type(value).__module__ == "numpy":
         return bool(value)
     if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        number = float(value)
+        integer = int(value)
+        if abs(integer) > MAX_MAGNITUDE:
+            raise ExpressionEvalError(f"{where} is too large a number")
+        return integer
+    if isinstance(value, numbers.Real | Decimal):
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ExpressionEvalError(f"{where} is too large a number") from None
         if math.isnan(number):
             return None  # the missing value of pandas and numpy
-        if math.isinf(number):
-            raise ExpressionEvalError(f"{where} is not a finite number ({number})")
+        if math.isinf(number) or abs(number) > MAX_MAGNITUDE:
+            raise ExpressionEvalError(f"{where} is not a finite number ({value})")
         return number
     if type(value).__name__ == "NAType":  # pandas.NA, the other missing value of pandas
         return None

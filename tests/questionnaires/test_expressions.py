@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
@@ -474,6 +476,11 @@ def test_environment_values_are_normalised() -> None:
     assert parse("t == s and 'x' in t").evaluate(env) is True
 
 
+def test_decimal_and_fraction_values_are_numbers() -> None:
+    env = {"d": Decimal("2.5"), "f": Fraction(1, 4)}
+    assert parse("d + f").evaluate(env) == 2.75
+
+
 def test_pandas_missing_values_are_null() -> None:
     pandas = pytest.importorskip("pandas")
     assert parse("x == null").evaluate({"x": pandas.NA}) is True
@@ -483,6 +490,9 @@ def test_pandas_missing_values_are_null() -> None:
     ("env", "fragment"),
     [
         ({"x": math.inf}, "not a finite number"),
+        ({"x": 10**400}, "too large a number"),
+        ({"x": Fraction(10**400, 3)}, "too large a number"),
+        ({"x": Decimal("1e400")}, "not a finite number"),
         ({"x": {"a": 1}}, "type dict"),
         ({"x": [["a"]]}, "list of lists"),
         ({"x": object()}, "type object"),
