@@ -149,6 +149,7 @@ _HEADER_ALIASES = {
     "readonly": "read_only",
     "control::appearance": "appearance",
     "caption": "label",
+    "id_string": "form_id",
 }
 
 #: Columns that may carry a language (`label::English (en)`, `label:English`).
@@ -416,6 +417,8 @@ class _Item:
     ident: str = ""
     groups: list[_Item] = field(default_factory=list)  # enclosing groups, outermost first
     end_row: int | None = None
+    #: "group" or "repeat" for a row that opens one (kept when the row itself is unsupported).
+    block: str = ""
     dropped: bool = False
     #: Translated expressions by column (relevant, constraint, calculation, choice_filter,
     #: required), each with the XLSForm names it refers to.
@@ -649,14 +652,12 @@ class _Importer:
     def structure(self, survey: _Sheet, items: list[_Item]) -> None:
         """Check groups and repeats are balanced; record each item's enclosing groups."""
         stack: list[_Item] = []
-        repeat_depth = 0
         for item in items:
             if item.kind in ("end_group", "end_repeat"):
-                wanted = "begin_group" if item.kind == "end_group" else "begin_repeat"
-                if not stack or stack[-1].kind != wanted:
+                what = "group" if item.kind == "end_group" else "repeat"
+                if not stack or stack[-1].block != what:
                     opened = f"; the open one is {stack[-1].name!r} (row {stack[-1].row})" \
                         if stack else ""
-                    what = "group" if item.kind == "end_group" else "repeat"
                     self.error(survey.place(item.row, "type"),
                                f"'end {what}' without a matching 'begin {what}'{opened}")
                     continue
@@ -664,24 +665,22 @@ class _Importer:
                 opener.end_row = item.row
                 if item.name and item.name != opener.name:
                     self.error(survey.place(item.row, "name"),
-                               f"ends {item.name!r}, but the open group is {opener.name!r} "
+                               f"ends {item.name!r}, but the open {what} is {opener.name!r} "
                                f"(row {opener.row})")
-                if item.kind == "end_repeat":
-                    repeat_depth -= 1
                 continue
             item.groups = list(stack)
-            if repeat_depth and item.kind != "metadata":
-                repeat = next(g for g in reversed(stack) if g.kind == "begin_repeat")
+            if item.kind in ("begin_group", "begin_repeat"):
+                item.block = "group" if item.kind == "begin_group" else "repeat"
+            repeat = next((g for g in reversed(stack) if g.block == "repeat"), None)
+            if repeat is not None and item.kind != "metadata":
                 item.kind = "unsupported"
                 item.reason = f"inside the repeat {repeat.name!r} (row {repeat.row})"
-            if item.kind in ("begin_group", "begin_repeat"):
+            if item.block:
                 stack.append(item)
-                if item.kind == "begin_repeat":
-                    repeat_depth += 1
         for opener in stack:
-            what = "group" if opener.kind == "begin_group" else "repeat"
             self.error(survey.place(opener.row, "type"),
-                       f"'begin {what}' {opener.name!r} is never closed with 'end {what}'")
+                       f"'begin {opener.block}' {opener.name!r} is never closed with "
+                       f"'end {opener.block}'")
 
     def assign_names(self, survey: _Sheet, items: list[_Item]) -> dict[str, _Item]:
         by_name: dict[str, _Item] = {}
@@ -1044,11 +1043,19 @@ class _Importer:
             self.note(survey.place(item.row, "appearance"),
                       f"the appearance {' '.join(ignored)!r} has no equivalent; ignored")
 
-    def absorb_other_texts(self, survey: _Sheet, items: list[_Item]) -> None:
+    def absorb_other_texts(self, survey: _Sheet, items: list[_Item],
+                           lists: dict[str, _List]) -> None:
         """A `q_other` text question beside an `or_other` select is the format's own `q_other`."""
         by_ident = {item.ident: item for item in items if item.ident}
         for item in items:
             if not item.or_other or item.dropped:
+                continue
+            options = lists[item.list_name or ""]
+            if any(choice.code == "other" for choice in options.choices):
+                item.or_other = False
+                self.note(survey.place(item.row, "type"),
+                          f"the list {options.name!r} has its own choice 'other'; or_other is "
+                          "not imported")
                 continue
             other = by_ident.get(f"{item.ident}_other")
             if other is None:
@@ -1068,7 +1075,8 @@ class _Importer:
     def build(self, survey: _Sheet, items: list[_Item], lists: dict[str, _List],
               settings: dict[str, str], texts: _Texts) -> tuple[dict[str, Any], _RowMap]:
         """questionnaire.yaml as a mapping, and where each of its parts came from."""
-        rows = _RowMap()
+        rows = _RowMap(survey.name, self.sheets["choices"].name if "choices" in self.sheets
+                       else "choices")
         settings_sheet = self.sheets.get("settings")
 
         def settings_place(key: str) -> Place:
@@ -1283,7 +1291,7 @@ class _Importer:
                           "app records its own metadata)")
         self.translate_all(survey, items, by_name, lists)
         self.cascade(survey, items, by_name)
-        self.absorb_other_texts(survey, items)
+        self.absorb_other_texts(survey, items, lists)
         if self.errors:
             raise XLSFormError(self.problems(self.errors))
         if self.unsupported and not self.skip_unsupported:
@@ -1310,6 +1318,8 @@ class _Importer:
 class _RowMap:
     """Which workbook row each part of the written questionnaire came from."""
 
+    survey: str = "survey"
+    choices_sheet: str = "choices"
     sections: dict[int, int] = field(default_factory=dict)
     questions: dict[int, int] = field(default_factory=dict)
     choices: dict[str, int] = field(default_factory=dict)
@@ -1320,10 +1330,10 @@ class _RowMap:
         match = re.match(r"sections\[\d+\]\.questions\[\d+\]", path) or re.match(
             r"sections\[\d+\]", path)
         if match and match.group(0) in self.by_path:
-            return Place("survey", self.by_path[match.group(0)])
+            return Place(self.survey, self.by_path[match.group(0)])
         match = re.match(r"option_lists\.\w+\[\d+\]", path)
         if match and match.group(0) in self.choices:
-            return Place("choices", self.choices[match.group(0)])
+            return Place(self.choices_sheet, self.choices[match.group(0)])
         return None
 
 

@@ -462,3 +462,45 @@ def test_cli_refuses_with_exit_1(tmp_path: Path) -> None:
     assert "survey row 6, column type (A): 'begin repeat'" in result.stderr
     assert "use --skip-unsupported" in result.stderr
     assert not out.exists()
+
+
+def test_group_inside_repeat_is_dropped_with_it(form: Callable[[Sheets], Path],
+                                                tmp_path: Path) -> None:
+    file = form({"survey": [["type", "name", "label"],
+                            ["begin_repeat", "plants", "Plants"],
+                            ["begin_group", "plant", "Plant"],
+                            ["text", "plant_name", "Name?"],
+                            ["end_group", None, None],
+                            ["end_repeat", None, None],
+                            ["text", "kept", "Kept?"]]})
+    with pytest.raises(XLSFormError) as caught:
+        import_xlsform(file, tmp_path / "refused", skip_unsupported=False)
+    assert "survey row 3, column type (A): 'begin_group': inside the repeat 'plants' (row 2)" \
+        in str(caught.value)
+    questionnaire, _ = _import(file, tmp_path / "out", skip=True)
+    assert list(_questions(questionnaire)) == ["kept"]
+
+
+def test_kobo_export(tmp_path: Path) -> None:
+    questionnaire, report = _import(FIXTURES / "kobo_export.xlsx", tmp_path / "kobo")
+    assert questionnaire.id == "abc123xyz"
+    assert questionnaire.version == "1 (2024-05-01 10:00:00)"
+    assert questionnaire.languages == ["en", "fr"]
+    questions = _questions(questionnaire)
+    assert list(questions) == ["trains", "topics", "q_2024_staff"]
+    assert questions["trains"].required is True and questions["trains"].other is True
+    # The list has its own 'other' choice, so or_other adds nothing.
+    assert questions["topics"].other is False
+    assert questions["topics"].required is False
+    assert "unused" not in questionnaire.option_lists
+    lines = report.lines()
+    for row, field in ((2, "start"), (3, "end"), (4, "today"), (5, "deviceid")):
+        assert f"survey row {row}, column type (A): the metadata field {field!r} is not " \
+            "imported (the survey app records its own metadata)" in lines
+    assert "survey row 8, column type (A): the list 'topics' has its own choice 'other'; " \
+        "or_other is not imported" in lines
+    assert "choices row 6: the list 'unused' is not used by any imported question; " \
+        "not imported" in lines
+    assert "settings row 2, column style (E): the setting 'style' is not imported" in lines
+    # Kobo's bookkeeping columns ($kuid, $autoname) carry no form content.
+    assert not any("$kuid" in line or "$autoname" in line for line in lines)

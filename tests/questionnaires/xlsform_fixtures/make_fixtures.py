@@ -2,12 +2,12 @@
 
 Each workbook is small and covers one concern: `mapped.xlsx` every construct the importer maps,
 `older_kobo.xlsx` the older spellings (`label:English`, `select one from`), `plain_label.xlsx`
-a form without language columns or settings, `unsupported.xlsx` rows that cannot be mapped.
+a form without language columns or settings, `unsupported.xlsx` rows that cannot be mapped,
+`kobo_export.xlsx` a form as KoboToolbox exports it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +19,13 @@ Rows = list[list[Any]]
 
 
 def write_workbook(path: Path, sheets: dict[str, Rows]) -> Path:
-    """Write one sheet per entry (first row = header) to ``path``; fixed dates keep it stable."""
+    """Write one sheet per entry (first row = header) to ``path``."""
     workbook = Workbook()
     workbook.remove(workbook.active)
     for name, rows in sheets.items():
         sheet = workbook.create_sheet(name)
         for row in rows:
             sheet.append(row)
-    stamp = datetime(2024, 1, 1)
-    workbook.properties.created = stamp
-    workbook.properties.modified = stamp
     workbook.save(path)
     return path
 
@@ -139,11 +136,46 @@ UNSUPPORTED: dict[str, Rows] = {
     "settings": [["form_id", "version"], ["unsupported", "1"]],
 }
 
+# A form as KoboToolbox exports it: metadata rows, `$kuid` bookkeeping columns, `id_string`,
+# booleans typed as Excel TRUE, a list with its own 'other' choice.
+KOBO_EXPORT: dict[str, Rows] = {
+    "survey": [
+        ["type", "name", "label::English (en)", "label::Français (fr)", "required",
+         "relevant", "appearance", "$kuid", "$autoname"],
+        ["start", "start", None, None, None, None, None, "a1", "start"],
+        ["end", "end", None, None, None, None, None, "a2", "end"],
+        ["today", "today", None, None, None, None, None, "a3", "today"],
+        ["deviceid", "deviceid", None, None, None, None, None, "a4", "deviceid"],
+        ["begin_group", "company", "Company", "Entreprise", None, None, "field-list", "a5",
+         "company"],
+        ["select_one yn or_other", "trains", "Do you train staff?",
+         "Formez-vous le personnel ?", True, None, "horizontal", "a6", "trains"],
+        ["select_multiple topics or_other", "topics", "Topics?", "Thèmes ?", False,
+         "${trains} = 'yes'", None, "a7", "topics"],
+        ["integer", "2024_staff", "Staff in 2024?", "Effectif 2024 ?", None, None, None, "a8",
+         "2024_staff"],
+        ["end_group", None, None, None, None, None, None, "a9", None],
+    ],
+    "choices": [
+        ["list_name", "name", "label::English (en)", "label::Français (fr)", "$kuid"],
+        ["yn", "yes", "Yes", "Oui", "c1"],
+        ["yn", "no", "No", "Non", "c2"],
+        ["topics", "ev", "Electric vehicles", "Véhicules électriques", "c3"],
+        ["topics", "other", "Other", "Autre", "c4"],
+        ["unused", "x", "X", "X", "c5"],
+    ],
+    "settings": [
+        ["id_string", "form_title", "version", "default_language", "style"],
+        ["aBc123XyZ", "Kobo form", "1 (2024-05-01 10:00:00)", "English (en)", "pages"],
+    ],
+}
+
 FIXTURES = {
     "mapped.xlsx": MAPPED,
     "older_kobo.xlsx": OLDER_KOBO,
     "plain_label.xlsx": PLAIN_LABEL,
     "unsupported.xlsx": UNSUPPORTED,
+    "kobo_export.xlsx": KOBO_EXPORT,
 }
 
 
