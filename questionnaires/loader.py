@@ -15,6 +15,7 @@ from questionnaires.errors import ExpressionSyntaxError, Problem, QuestionnaireE
 from questionnaires.expressions import Expression, parse
 from questionnaires.model import (
     NAME_CODE_PATTERN,
+    OTHER_CODE,
     CalculatedQuestion,
     DecimalColumn,
     DecimalQuestion,
@@ -51,8 +52,6 @@ from questionnaires.variables import question_variable_names
 from questionnaires.yamlsource import PathKey, YamlReadError, YamlSource, format_path, read_yaml
 
 QUESTIONNAIRE_FILE = "questionnaire.yaml"
-#: The answer code that ``other: true`` adds to a choice question.
-OTHER_CODE = "other"
 
 #: The question types a profile role may sit on (calculated questions by value type).
 _PROFILE_TYPES: dict[str, tuple[str, ...]] = {

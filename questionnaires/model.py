@@ -60,6 +60,9 @@ COLUMN_TYPES: tuple[str, ...] = (
     "single_choice", "scale", "integer", "decimal", "percentage", "text"
 )
 
+#: The answer code that ``other: true`` adds to a choice question (its text: ``<qid>_other``).
+OTHER_CODE = "other"
+
 #: Tags pydantic puts into error locations of the option-list unions (see ``_option_source_tag``).
 OPTION_SOURCE_TAGS: tuple[str, ...] = ("ref", "list", "object")
 

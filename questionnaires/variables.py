@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from questionnaires.model import (
+    OTHER_CODE,
     CalculatedQuestion,
     DecimalColumn,
     DecimalQuestion,
@@ -144,17 +145,22 @@ def _question_variables(
         labels: dict[str | int, str] = {
             option.code: catalog[f"option.{list_name}.{option.code}"] for option in options.options
         }
-        other_label = catalog.get_text(f"question.{qid}.other_label") or "other"
+        # Without an other_label the app shows its own (interface) wording; the codebook
+        # then names the answer by its code.
+        other_label = catalog.get_text(f"question.{qid}.other_label") or OTHER_CODE
         other = (
-            [where.variable(f"{qid}_other", "text", label=f"{text}: {other_label}", option="other")]
+            [where.variable(f"{qid}_other", "text", label=f"{text}: {other_label}",
+                            option=OTHER_CODE)]
             if question.other else []
         )
         if isinstance(question, SingleChoiceQuestion):
+            if question.other:
+                labels[OTHER_CODE] = other_label
             return [where.variable(qid, "categorical", label=text, value_labels=labels,
-                             profile=profile), *other]
+                                   profile=profile), *other]
         flags = [
             where.variable(f"{qid}_{code}", "multiple_flag", label=f"{text}: {label}",
-                     option=str(code), profile=profile)
+                           option=str(code), profile=profile)
             for code, label in labels.items()
         ]
         return [*flags, *other]

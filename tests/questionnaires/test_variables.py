@@ -15,6 +15,9 @@ def test_single_choice_with_other(load_fixture: Loader) -> None:
     assert list(variables) == ["trains", "segment", "segment_other"]
     assert variables["trains"].kind == "categorical"
     assert variables["trains"].value_labels == {"yes": "Yes", "no": "No"}
+    assert variables["segment"].value_labels == {
+        "oem": "OEM", "tier1": "Tier 1 supplier", "other": "Another segment"
+    }
     assert variables["segment_other"].kind == "text"
     assert variables["segment_other"].label == "Your main segment?: Another segment"
     assert variables["segment"].section_id == "main"
