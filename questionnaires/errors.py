@@ -45,6 +45,10 @@ class QuestionnaireError(Exception):
         """List every problem, one per line."""
         return self._render()
 
+    def __reduce__(self) -> tuple[type[QuestionnaireError], tuple[list[Problem]]]:
+        """Pickle with the problems (worker processes pass errors back to their parent)."""
+        return (type(self), (self.problems,))
+
 
 class ExpressionError(ValueError):
     """An expression of the rule language is invalid or cannot be evaluated."""
@@ -58,6 +62,12 @@ class ExpressionSyntaxError(ExpressionError):
         self.text = text
         self.position = position
         super().__init__(message)
+
+    def __reduce__(
+        self,
+    ) -> tuple[type[ExpressionSyntaxError], tuple[str, str, int | None]]:
+        """Pickle with the text and position."""
+        return (type(self), (self.message, self.text, self.position))
 
     def __str__(self) -> str:
         """Name the column (1-based) where parsing failed, when it is known."""
