@@ -215,11 +215,17 @@ class _Design:
         """
         return self._degf
 
+    def _variance_options(self, layout: ColumnLayout) -> dict[str, Any]:
+        """Extra keyword arguments of :meth:`_variance` for the columns of ``layout``."""
+        return {}
+
     def _estimate(
-        self, point_fn: est.PointFunction, score_fn: est.ScoreFunction
+        self, point_fn: est.PointFunction, score_fn: est.ScoreFunction, layout: ColumnLayout
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Estimates and variances (diagonal path)."""
-        estimate, variance = self._variance(point_fn, score_fn, diagonal=True)
+        """Estimates and variances (diagonal path) of the columns of ``layout``."""
+        estimate, variance = self._variance(
+            point_fn, score_fn, diagonal=True, **self._variance_options(layout)
+        )
         variance = np.asarray(variance, dtype=np.float64)
         if variance.ndim == 2:
             variance = np.diag(variance).copy()
@@ -310,7 +316,7 @@ class _Design:
             den_total = np.asarray(layout.matrix_t(ones) @ w)
             return est.ratio_scores(layout, ones, w, estimate, den_total)
 
-        return self._estimate(point, scores)
+        return self._estimate(point, scores, layout)
 
     def total(
         self, variables: Names, by: Names | None = None, *, conf_level: float = 0.95
@@ -348,7 +354,9 @@ class _Design:
         names, domains, layout = self._numeric_layout(variables, by)
         point = est.total_point(layout)
         w = self._w
-        estimate, variance = self._estimate(point, lambda: est.total_scores(layout, w))
+        estimate, variance = self._estimate(
+            point, lambda: est.total_scores(layout, w), layout
+        )
         deff = est.deff_total(variance, layout, w)
         return est.result_table(
             names, domains, estimate, np.sqrt(variance), self.df, deff, self._counts(layout),
@@ -501,7 +509,7 @@ class _Design:
             den_total = np.asarray(layout.matrix_t(x_values) @ w)
             return est.ratio_scores(layout, x_values, w, ratio, den_total)
 
-        estimate, variance = self._estimate(point, scores)
+        estimate, variance = self._estimate(point, scores, layout)
         den_total = np.asarray(layout.matrix_t(x_values) @ w)
         # R: deff(svytotal(r, deff=TRUE)) with r = (y - R x) / X_hat unweighted
         r_values = est.safe_divide(
@@ -567,9 +575,9 @@ class _Design:
 
         Notes
         -----
-        Agreement with R is exact except for a ``p`` below the share of the smallest
-        value's weight, where R's helper returns the second-smallest value and this method
-        the smallest (see :meth:`SortedColumns.quantile`).
+        For a ``p`` below the share of the smallest value's weight, R's rule returns the
+        second-smallest value; so does this method, to agree with R (see
+        :meth:`~analysis.survey.estimators.SortedColumns.quantile`).
 
         References
         ----------
@@ -656,7 +664,8 @@ class _Design:
         from analysis.survey import weighting
 
         return weighting.calibrate(
-            cast(Any, self), targets, method=cast(Any, method), bounds=bounds, max_iter=max_iter, tol=tol
+            cast(Any, self), targets, method=cast(Any, method), bounds=bounds,
+            max_iter=max_iter, tol=tol,
         )
 
     def trim(
@@ -901,11 +910,24 @@ class SurveyDesign(_Design):
         """The sampling stages the Taylor variance uses."""
         return self._stages
 
+    def _variance_options(self, layout: ColumnLayout) -> dict[str, Any]:
+        """The columns' subpopulations, which only ``lonely_psu="average"`` needs.
+
+        R's subset of an uncalibrated design drops the rows outside it, so its ``average``
+        rule averages over the strata present in the domain; a calibrated design keeps
+        every row (R sets their weights to zero), hence every stratum.
+        """
+        if self._lonely_psu == "average" and not self._calibration:
+            return {"support": (layout.rows, layout.cols)}
+        return {}
+
     def _variance(
         self, point_fn: est.PointFunction, score_fn: est.ScoreFunction, *,
-        diagonal: bool = False,
+        diagonal: bool = False, support: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Taylor linearisation: scores -> calibration residuals -> stratified PSU variance.
+
+        ``support`` (rows, cols) is passed on to :func:`~analysis.survey.variance.taylor_variance`.
 
         References
         ----------
@@ -916,7 +938,7 @@ class SurveyDesign(_Design):
         scores = score_fn()
         steps = [step.residualize for step in self._calibration]
         variance = taylor_variance(
-            scores, self._stages, self._lonely_psu, steps, diagonal=diagonal
+            scores, self._stages, self._lonely_psu, steps, diagonal=diagonal, support=support
         )
         return estimate, variance
 

@@ -367,9 +367,10 @@ class SortedColumns:
         R finds the last position whose cumulative weight is at most ``p W`` and returns its
         value if the cumulative weight equals ``p W`` exactly, else the next value. When no
         cumulative weight is at most ``p W`` (``p`` below the first row's share) R's helper
-        ``last()`` returns position 1 and R answers with the *second* value; here the first
-        value is returned, the smallest value with ``F(x) >= p``, as the definition
-        (Hyndman and Fan 1996, type 1) requires.
+        ``last()`` returns position 1 and R answers with the *second*-smallest value, not
+        the smallest that the definition (Hyndman and Fan 1996, type 1) gives. This method
+        does the same, because its results must be R's; it matters for Woodruff interval
+        bounds in small domains.
         """
         out = np.full(len(column), np.nan)
         bad = np.isnan(p) | (p < 0) | (p > 1) | (self.size[column] == 0)
@@ -380,10 +381,11 @@ class SortedColumns:
         pp = p[ok]
         target = pp * self.total[col]
         count = _count_at_most(self.group, self.cumw, self.start, col, target)
+        # R's last() gives position 1 when no cumulative weight is small enough
         pos = np.maximum(count - 1, 0)
         idx = self.start[col] + pos
         wlow = pp - self.cumw[idx] / self.total[col]
-        step = (count >= 1) & (wlow != 0) & (pos < self.size[col] - 1)
+        step = (wlow != 0) & (pos < self.size[col] - 1)
         out[ok] = self.values[idx + step.astype(np.int64)]
         return out
 

@@ -194,7 +194,8 @@ def check_lonely(stages: Sequence[Stage], lonely_psu: str) -> None:
 
 
 def _stage_blocks(
-    z: np.ndarray, stage: Stage, lonely_psu: str, multiplier: np.ndarray | None
+    z: np.ndarray, stage: Stage, lonely_psu: str, multiplier: np.ndarray | None,
+    average_groups: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Centred unit totals of one stage, their weights and the averaging factor.
 
@@ -231,7 +232,7 @@ def _stage_blocks(
     weight[stage.stratum_certain[stage.unit_stratum]] = 0.0
     if lonely_psu in ("remove", "certainty", "average"):
         weight[lonely[stage.unit_stratum]] = 0.0
-    if lonely_psu == "average":
+    if lonely_psu == "average" and average_groups:
         # sum over the ok strata times (all strata / ok strata), per group (onestage)
         groups = stage.stratum_group
         n_groups = int(groups.max()) + 1 if len(groups) else 0
@@ -267,6 +268,7 @@ def taylor_variance(
     residualizers: Sequence[Residualizer] = (),
     *,
     diagonal: bool = False,
+    support: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Linearisation variance of the estimated totals of ``scores``.
 
@@ -286,6 +288,12 @@ def taylor_variance(
     diagonal : bool
         Return only the ``(k,)`` variances (fast path for many columns) instead of the
         ``(k, k)`` covariance matrix.
+    support : tuple of numpy.ndarray, optional
+        ``(rows, cols)`` of the rows that belong to each column's subpopulation (domain and
+        non-missing values). Used only by ``lonely_psu="average"`` at the first stage: R
+        drops the rows outside a subset of an uncalibrated design, so it averages over
+        the strata *present in the subset*; with ``support`` the same is done per column
+        (covariances take the geometric mean of the two columns' factors).
 
     Returns
     -------
@@ -304,6 +312,9 @@ def taylor_variance(
     g_max = max((stage.n_units for stage in stages), default=n)
     block = k if not diagonal else max(1, min(k, BLOCK_ENTRIES // max(g_max, n, 1)))
     multipliers = _unit_multipliers(stages)
+    column_factor = None
+    if lonely_psu == "average" and support is not None and stages:
+        column_factor = _average_factor(stages[0], support, k)
     out = np.zeros(k) if diagonal else np.zeros((k, k))
     for start in range(0, k, block):
         stop = min(k, start + block)
@@ -313,8 +324,13 @@ def taylor_variance(
             z = np.array(scores[:, start:stop], dtype=np.float64)
         for residualize in residualizers:
             z = np.asarray(residualize(z), dtype=np.float64)
-        for stage, multiplier in zip(stages, multipliers, strict=True):
-            centred, weight, _ = _stage_blocks(z, stage, lonely_psu, multiplier)
+        for number, (stage, multiplier) in enumerate(zip(stages, multipliers, strict=True)):
+            per_column = number == 0 and column_factor is not None
+            centred, weight, _ = _stage_blocks(
+                z, stage, lonely_psu, multiplier, average_groups=not per_column
+            )
+            if per_column and column_factor is not None:
+                centred = centred * np.sqrt(column_factor[start:stop])[None, :]
             if np.isnan(weight).any():
                 # a group whose every stratum is lonely under "average": R's onestage
                 # multiplies 0 by nstrat/0 and the whole variance is NaN
@@ -328,3 +344,19 @@ def taylor_variance(
             else:
                 out += (centred * weight[:, None]).T @ centred
     return out
+
+
+def _average_factor(stage: Stage, support: tuple[np.ndarray, np.ndarray], k: int) -> np.ndarray:
+    """Per column, strata present over non-lonely strata present (R's ``nstrat/nokstrat``).
+
+    ``nan`` where every present stratum is lonely (R's whole variance is then ``NaN``).
+    """
+    rows, cols = support
+    present = sp.csr_matrix(
+        (np.ones(len(rows)), (stage.strata[rows], cols)), shape=(stage.n_strata, k)
+    )
+    present.sum_duplicates()
+    present.data[:] = 1.0
+    n_present = np.asarray(present.sum(axis=0)).reshape(-1)
+    ok = np.asarray(present[~stage.lonely].sum(axis=0)).reshape(-1)
+    return np.where(ok > 0, n_present / np.where(ok > 0, ok, 1.0), np.nan)
