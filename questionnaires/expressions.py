@@ -48,6 +48,7 @@ __all__ = [
     "FUNCTIONS",
     "MAX_DEPTH",
     "MAX_LENGTH",
+    "MAX_MAGNITUDE",
     "MAX_NODES",
     "MAX_NUMBER_LENGTH",
     "NULL_TOLERANT_FUNCTIONS",

@@ -58,7 +58,7 @@ from functools import lru_cache
 from typing import Final
 
 from questionnaires.errors import ExpressionEvalError
-from questionnaires.expressions import Expression, parse
+from questionnaires.expressions import MAX_MAGNITUDE, Expression, parse
 from questionnaires.model import (
     CalculatedQuestion,
     DecimalColumn,
@@ -188,11 +188,12 @@ def _is_blank(value: object) -> bool:
 
 
 def _as_number(value: object) -> int | float | None:
+    """The value if it is a number expressions can use (finite, within their bound)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    return value
+    return value if abs(value) <= MAX_MAGNITUDE else None
 
 
 def _as_integer(value: object) -> int | None:

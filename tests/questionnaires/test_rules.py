@@ -245,6 +245,8 @@ def test_numbers_bounds_and_decimals(q: Questionnaire, answers: dict[str, Any]) 
         ("employees", "12", "not_a_number"),
         ("employees", True, "not_a_number"),
         ("employees", float("inf"), "not_a_number"),
+        ("employees", 1e308, "not_a_number"),
+        ("employees", 10**400, "not_a_number"),
         ("share_a", [1], "not_a_number"),
         ("remarks", 12, "not_text"),
         ("digital_level", 7, "unknown_level"),

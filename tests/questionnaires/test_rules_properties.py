@@ -25,6 +25,7 @@ json_scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-(10**20), 10**20),
+    st.sampled_from([10**400, -(10**400), 1e308, -1e308, 5e-324]),
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from(["DE", "FR", "DE11", "cost", "none", "other", "na", "batteries", "", " "]),
     st.text(max_size=30),
