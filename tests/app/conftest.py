@@ -90,10 +90,11 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 @pytest.fixture
 def db(engine: Engine) -> Iterator[Session]:
-    """A session for arranging and checking data (commits at the end of each `with` block)."""
+    """A read-only session for checking data (call rollback() to see later commits)."""
     from surveyapp.db import session_factory
 
-    session = session_factory(engine)()
+    # Deferred (read) transactions on SQLite, so an open check never blocks the app's writers.
+    session = session_factory(engine, write=False)()
     try:
         yield session
     finally:
