@@ -21,8 +21,10 @@ distance to each target) for :func:`analysis.survey.weighting.weights_report`.
 
 The residualisations are written for large problems (100,000 units x 1,500 score columns):
 the correction is low rank — a sparse indicator matrix times a small matrix of group means,
-or a thin QR factor times a small coefficient matrix — so it is computed with sparse
-products and BLAS, block by block over columns, never by loops over rows or groups.
+or a thin QR factor times a small coefficient matrix — so each is one product that reduces
+the scores to a small matrix and one product that spreads the correction back, with no
+element-wise pass over the scores besides the final subtraction and no loops over rows or
+groups.
 
 References
 ----------
@@ -51,9 +53,6 @@ from analysis.survey.calibration import indicator_matrix
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
 
-#: Number of score columns residualised at a time: keeps temporaries in cache-friendly,
-#: bounded memory when thousands of columns come in at once.
-_COLUMN_BLOCK = 256
 
 #: R's ``svyrecvar`` applies exactly this many backfitting sweeps for a raking step.
 RAKING_VARIANCE_SWEEPS = 10
@@ -137,6 +136,15 @@ class CalibrationStep:
         }
 
 
+def _subtract_low_rank(
+    x: FloatArray, basis: FloatArray | sp.csr_matrix, coef: FloatArray
+) -> FloatArray:
+    """``x - basis @ coef`` with a single ``(n, k)`` allocation (the result)."""
+    out = np.asarray(basis @ coef)
+    np.subtract(x, out, out=out)
+    return out
+
+
 def _as_2d(x: FloatArray) -> tuple[FloatArray, bool]:
     arr = np.asarray(x, dtype=np.float64)
     if arr.ndim == 1:
@@ -212,13 +220,11 @@ class GregStep(CalibrationStep):
         numpy.ndarray, shape (n, k)
         """
         arr, flat = _as_2d(x)
-        out = np.empty_like(arr)
-        w = self.w[:, None]
-        safe_w = np.where(w == 0, 1.0, w)
-        for start in range(0, arr.shape[1], _COLUMN_BLOCK):
-            block = arr[:, start : start + _COLUMN_BLOCK] / safe_w
-            block -= self.q @ (self.q.T @ block)
-            out[:, start : start + _COLUMN_BLOCK] = block * w
+        # x - w * Q Q'(x / w), as two thin matrix products: (Q / w)' x, then (w * Q) @ that.
+        # Units with w == 0 have x == 0 (weighted scores), so any finite divisor will do.
+        w = np.where(self.w == 0, 1.0, self.w)[:, None]
+        coef = (self.q / w).T @ arr  # (r, k)
+        out = _subtract_low_rank(arr, self.q * w, coef)
         return out[:, 0] if flat else out
 
 
@@ -268,12 +274,8 @@ class PostStratificationStep(CalibrationStep):
         g = indicator_matrix(self.cells, self.n_cells)
         old_sums = np.asarray(g @ oldw).reshape(-1)
         old_sums = np.where(old_sums == 0, 1.0, old_sums)
-        scale = sp.diags(1.0 / old_sums) @ g @ sp.diags(oldw / psw)  # (L, n)
-        out = np.empty_like(arr)
-        for start in range(0, arr.shape[1], _COLUMN_BLOCK):
-            block = arr[:, start : start + _COLUMN_BLOCK]
-            means = scale @ block  # (L, b)
-            out[:, start : start + _COLUMN_BLOCK] = block - means[self.cells] * psw[:, None]
+        means = (sp.diags(1.0 / old_sums) @ g @ sp.diags(oldw / psw)) @ arr  # (L, k)
+        out = _subtract_low_rank(arr, (g @ sp.diags(psw)).T.tocsr(), means)
         return out[:, 0] if flat else out
 
 
@@ -358,21 +360,30 @@ class RakingStep(CalibrationStep):
         arr, flat = _as_2d(x)
         means, psws, cross = self._operators()
         n_margins = len(means)
-        out = np.empty_like(arr)
-        for start in range(0, arr.shape[1], _COLUMN_BLOCK):
-            block = arr[:, start : start + _COLUMN_BLOCK]
-            base = [a @ block for a in means]  # group means of x / psw_m, (L_m, b)
-            totals = [np.zeros_like(b) for b in base]  # accumulated corrections C_m
-            for _ in range(self.sweeps):
-                for m in range(n_margins):
-                    c = base[m].copy()
-                    for ell in range(n_margins):
-                        c -= cross[m][ell] @ totals[ell]
-                    totals[m] += c
-            res = block.copy()
+        # One sparse pass over x for all margins: the group means of x / psw_m.
+        stacked = sp.vstack(means).tocsr() @ arr  # (sum L_m, k)
+        offsets = np.cumsum([0, *self.margin_levels])
+        base = [stacked[offsets[m] : offsets[m + 1]] for m in range(n_margins)]
+        totals = [np.zeros_like(b) for b in base]  # accumulated corrections C_m
+        for _ in range(self.sweeps):
             for m in range(n_margins):
-                res -= totals[m][self.margin_codes[m]] * psws[m][:, None]
-            out[:, start : start + _COLUMN_BLOCK] = res
+                c = base[m].copy()
+                for ell in range(n_margins):
+                    c -= cross[m][ell] @ totals[ell]
+                totals[m] += c
+        # ... and one sparse pass back: x - sum_m diag(psw_m) G_m' C_m.
+        n = arr.shape[0]
+        spread = sp.csr_matrix(
+            (
+                np.concatenate(psws),
+                (
+                    np.tile(np.arange(n), n_margins),
+                    np.concatenate([c + offsets[m] for m, c in enumerate(self.margin_codes)]),
+                ),
+            ),
+            shape=(n, int(offsets[-1])),
+        )
+        out = _subtract_low_rank(arr, spread, np.vstack(totals))
         return out[:, 0] if flat else out
 
 
