@@ -33,19 +33,32 @@ Stata Press, ch. 15 (replicate weights and their calibration).
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.linalg import solve_triangular
 
-from analysis.errors import DesignError, LonelyPSUError
+from analysis.errors import DesignError, InvalidWeightError, LonelyPSUError
+from analysis.survey import estimators as est
+from analysis.survey.design import _Design, validate_weights
+from analysis.survey.frame import (
+    ColumnLayout,
+    DomainLayout,
+    as_list,
+    check_columns,
+    column_layout,
+    domain_layout,
+)
 
 ReplicateType = Literal["JK1", "JKn", "bootstrap", "subbootstrap"]
 LonelyPSU = Literal["fail", "adjust", "average", "remove", "certainty"]
 
 __all__ = [
+    "ReplicateDesign",
+    "make_replicate_design",
     "ReplicateWeights",
     "jk1_weights",
     "jkn_weights",
@@ -460,19 +473,73 @@ def replicate_vcov(thetas: np.ndarray, theta: np.ndarray, scale: float, rscales:
     return np.asarray(scale * (dev.T @ dev))
 
 
+def _dqrdc2_rank(x: np.ndarray, tol: float) -> int:
+    """Rank that R's ``qr(x, tol)`` reports: LINPACK ``dqrdc2`` with limited pivoting.
+
+    Householder reduction column by column; a column whose norm, after the reflections of
+    the columns accepted so far, falls below ``tol`` times its original norm is moved to
+    the end and not used (R's ``src/appl/dqrdc2.f``, including its norm downdating and the
+    1e-6 recomputation rule). Meant for small matrices (R x R); the loop is over columns.
+    """
+    x = np.array(x, dtype=np.float64, order="F")
+    n, p = x.shape
+    qraux = np.sqrt((x * x).sum(axis=0))
+    work1 = qraux.copy()
+    work2 = np.where(qraux == 0.0, 1.0, qraux)
+    order = np.arange(p)
+    k = p + 1
+    for l in range(min(n, p)):
+        # Cycle negligible columns to the right-hand edge (l + 1 < k: 1-based l < k).
+        while l + 1 < k and qraux[l] < work2[l] * tol:
+            perm = np.r_[np.arange(l), np.arange(l + 1, p), l]
+            x = x[:, perm]
+            qraux, work1, work2, order = qraux[perm], work1[perm], work2[perm], order[perm]
+            k -= 1
+        if l == n - 1:
+            continue
+        col = x[l:, l]
+        nrmxl = float(np.sqrt(col @ col))
+        if nrmxl == 0.0:
+            continue
+        if col[0] != 0.0:
+            nrmxl = float(np.copysign(nrmxl, col[0]))
+        v = col / nrmxl
+        v[0] += 1.0
+        x[l:, l] = v
+        if l + 1 < p:
+            rest = x[l:, l + 1:]
+            t = -(v @ rest) / v[0]
+            rest += np.outer(v, t)
+            q = qraux[l + 1:]
+            nz = q != 0.0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                tt = np.maximum(1.0 - (np.abs(rest[0]) / np.where(nz, q, 1.0)) ** 2, 0.0)
+            small = nz & (np.abs(tt) < 1e-6)
+            down = nz & ~small
+            q[down] = q[down] * np.sqrt(tt[down])
+            if small.any():
+                exact = np.sqrt((rest[1:, small] ** 2).sum(axis=0))
+                q[small] = exact
+                work1[l + 1:][small] = exact
+            qraux[l + 1:] = q
+        qraux[l] = x[l, l]
+        x[l, l] = -nrmxl
+    return int(min(k - 1, n))
+
+
 def replicate_degf(analysis_weights: np.ndarray, tol: float = 1e-5) -> int:
     """Degrees of freedom of a replicate design: rank of the replicate weights minus one.
 
-    R's ``degf.svyrep.design`` takes ``qr(weights(design, "analysis"), tol = 1e-5)$rank - 1``.
-    R's QR (LINPACK ``dqrdc2``) moves a column to the end when its norm, after removing the
-    columns already accepted, falls below ``tol`` times its original norm; this function
-    applies that rule in column order on the Gram matrix (R x R), which costs one matrix
-    product instead of a QR decomposition of the n x R matrix.
+    R's ``degf.svyrep.design`` takes ``qr(weights(design, "analysis"), tol = 1e-5)$rank - 1``
+    with LINPACK's ``dqrdc2``, whose rank rule depends only on the geometry of the columns
+    (norms and residual norms in column order). An orthogonal transformation keeps that
+    geometry, so the tall (n x R) matrix is first reduced by LAPACK's Householder QR to its
+    R x R triangular factor, and ``dqrdc2``'s rule is applied to that small factor.
 
     Parameters
     ----------
     analysis_weights : numpy.ndarray, shape (n, R)
-        Replicate analysis weights (rows with weight zero in every replicate do not matter).
+        Replicate analysis weights.
     tol : float
         R's tolerance.
 
@@ -482,34 +549,479 @@ def replicate_degf(analysis_weights: np.ndarray, tol: float = 1e-5) -> int:
 
     References
     ----------
-    Lumley, T. (2010). *Complex Surveys*, sec. 2.3; R ``survey:::degf.svyrep.design``.
+    Lumley, T. (2010). *Complex Surveys*, sec. 2.3; R ``survey:::degf.svyrep.design`` and
+    ``base::qr`` (LINPACK ``dqrdc2``).
     """
     w = np.asarray(analysis_weights, dtype=float)
     if w.ndim != 2 or w.shape[1] == 0:
         return -1
-    keep = np.any(w != 0, axis=1)
-    w = w[keep]
-    gram = w.T @ w
-    norms = np.sqrt(np.diag(gram))
-    # Cholesky factor of the accepted columns, grown one column at a time.
-    accepted: list[int] = []
-    chol = np.zeros((0, 0))
-    for j in range(gram.shape[0]):
-        if norms[j] == 0.0:
-            continue
-        if accepted:
-            g = gram[accepted, j]
-            z = solve_triangular(chol, g, lower=True)
-            resid2 = gram[j, j] - float(z @ z)
+    w = _merge_parallel_rows(w)
+    if w.shape[0] > w.shape[1]:
+        w = np.linalg.qr(w, mode="r")
+    return _dqrdc2_rank(w, tol) - 1
+
+
+def _merge_parallel_rows(w: np.ndarray) -> np.ndarray:
+    """A shorter matrix with the same Gram matrix ``w.T @ w``: parallel rows merged.
+
+    Rows that are positive multiples of one another (in replicate designs: rows of the same
+    PSU and the same weighting cell, which differ only by their base weight) are replaced
+    by one row, the common direction times the root of their summed squared norms. This
+    keeps every column norm and inner product, hence R's rank rule, and turns the QR of
+    100,000 rows into one of a few thousand. Rows are grouped by a fixed random projection
+    of their direction and every group is checked entry by entry; rows that do not match
+    their group exactly stay on their own.
+    """
+    norms = np.sqrt(np.einsum("ij,ij->i", w, w))
+    keep = norms > 0
+    w, norms = w[keep], norms[keep]
+    if len(w) <= w.shape[1]:
+        return w
+    u = w / norms[:, None]
+    # A fixed projection (not a random draw of the analysis: any generic vector works).
+    probe = np.random.default_rng(20261125).standard_normal(w.shape[1])
+    key = np.round(u @ probe, 11)
+    _, first, group = np.unique(key, return_index=True, return_inverse=True)
+    group = group.reshape(-1)
+    same = np.abs(u - u[first[group]]).max(axis=1) <= 1e-13
+    if not same.all():
+        # Rows that only collided with their group's key keep a group of their own.
+        loose = np.flatnonzero(~same)
+        group = group.copy()
+        group[loose] = len(first) + np.arange(len(loose))
+        first = np.concatenate([first, loose])
+    sq = np.bincount(group, weights=norms * norms, minlength=len(first))
+    return np.asarray(u[first] * np.sqrt(sq)[:, None])
+
+
+# ---------------------------------------------------------------------------------------
+# Replicate designs
+# ---------------------------------------------------------------------------------------
+
+#: Types whose ``scale``/``rscales`` R derives from the number of replicates when not given.
+_KNOWN_TYPES = ("JK1", "JKn", "bootstrap", "subbootstrap", "BRR", "other")
+
+
+class ReplicateDesign(_Design):
+    """A design carried by replicate weights, as R's ``svrepdesign(combined.weights=TRUE)``.
+
+    Every estimator of :class:`~analysis.survey.SurveyDesign` is available and computed the
+    same way; only the variance differs: each statistic is recomputed with every column of
+    replicate weights (all columns, variables and domains in a few matrix products) and
+
+    ``v = scale * sum_r rscales_r (theta_r - theta_bar)^2``,
+
+    ``theta_bar`` the mean of the replicates with ``rscales_r > 0``, or the full-sample
+    estimate when ``mse=True`` (R's ``svrVar``). A replicate whose statistic is undefined
+    (a domain that the replicate deletes entirely) is left out of that statistic's variance,
+    as R's ``svrVar`` drops replicates with missing results. Domains are subpopulations:
+    rows outside the domain keep their weights in every replicate, which for replicate
+    weights is the same as R's ``svyby`` on subsets.
+
+    Weighting (``poststratify``, ``rake``, ``calibrate``, ``trim``) re-weights every
+    replicate with the same method and targets, as R's ``postStratify``, ``rake`` and
+    ``calibrate`` do for ``svyrep.design`` objects; the replicate variance then includes
+    the effect of the weighting (Valliant and Dever 2018, ch. 15).
+
+    Degrees of freedom (``d.df``) are R's ``degf`` of a replicate design: the rank of the
+    replicate weights minus one, computed when first needed. Confidence intervals use the
+    t distribution with them. A proportion's logit interval is R's ``svyciprop`` on a
+    replicate design: the replicate variance of the logit of the replicate proportions,
+    with the degrees of freedom of the domain's own replicate weights (R's ``degf`` of the
+    subset).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per respondent.
+    weights : str or None
+        Column of full-sample (analysis) weights; None gives every row weight 1.
+    replicate_weights : sequence of str
+        Columns of replicate analysis weights (the full-sample weight already included,
+        R's ``combined.weights=TRUE``).
+    scale : float, optional
+        Overall variance constant. Default by ``type``: JK1 ``(R-1)/R``, bootstrap
+        ``1/(R-1)``, BRR ``1/R``, JKn 1; required for other types.
+    rscales : float or sequence of float, optional
+        Per-replicate constants (default 1; required for JKn, as R requires them).
+    mse : bool
+        Centre the squared deviations at the full-sample estimate instead of the mean of
+        the replicates.
+    type : str, optional
+        "JK1", "JKn", "bootstrap", "subbootstrap", "BRR" or "other" (descriptive, and
+        used for the default ``scale``).
+
+    Raises
+    ------
+    ValueError
+        Unknown type; missing ``scale``/``rscales``; ``rscales`` of the wrong length.
+    InvalidWeightError
+        Missing, non-finite or negative weights or replicate weights.
+    EstimationError
+        A weight column that the data lacks.
+
+    References
+    ----------
+    Lumley, T. (2010). *Complex Surveys*, sec. 2.3 (replicate weights) and 7.4
+    (calibration of replicate designs); R ``svrepdesign``, ``svrVar``, ``degf``.
+    Wolter, K. M. (2007). *Introduction to Variance Estimation*, ch. 4-5.
+    Valliant, R. and Dever, J. A. (2018). *Survey Weights*, ch. 15.
+    """
+
+    _wrep: np.ndarray
+    _scale: float
+    _rscales: np.ndarray
+    _mse: bool
+    _type: str
+
+    def __init__(
+        self,
+        df: pd.DataFrame,
+        weights: str | None,
+        replicate_weights: Sequence[str],
+        scale: float | None = None,
+        rscales: float | Sequence[float] | np.ndarray | None = None,
+        mse: bool = False,
+        type: str | None = None,
+    ) -> None:
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"df must be a pandas DataFrame, not {builtins.type(df).__name__}")
+        rtype = "other" if type is None else type
+        if rtype not in _KNOWN_TYPES:
+            raise ValueError(f"type must be one of {_KNOWN_TYPES}, not {type!r}")
+        if isinstance(replicate_weights, str):
+            raise TypeError("replicate_weights must be a list of column names")
+        names = list(replicate_weights)
+        if not names:
+            raise ValueError("give at least one replicate weight column")
+        check_columns(df, names, "replicate weight column")
+        if weights is None:
+            w = np.ones(len(df))
         else:
-            z = np.zeros(0)
-            resid2 = gram[j, j]
-        if resid2 > (tol * norms[j]) ** 2:
-            d = np.sqrt(resid2)
-            new = np.zeros((len(accepted) + 1, len(accepted) + 1))
-            new[:-1, :-1] = chol
-            new[-1, :-1] = z
-            new[-1, -1] = d
-            chol = new
-            accepted.append(j)
-    return len(accepted) - 1
+            check_columns(df, [weights], "weights column")
+            w = validate_weights(df[weights], df.index, weights)
+        wrep = np.column_stack([validate_weights(df[c], df.index, c) for c in names])
+        n_rep = wrep.shape[1]
+        if scale is None:
+            defaults = {"JK1": (n_rep - 1.0) / n_rep, "bootstrap": 1.0 / max(n_rep - 1, 1),
+                        "subbootstrap": 1.0 / max(n_rep - 1, 1), "BRR": 1.0 / n_rep,
+                        "JKn": 1.0}
+            if rtype not in defaults:
+                raise ValueError(f"give the variance constant scale= for type {rtype!r}")
+            scale = defaults[rtype]
+        if rscales is None:
+            if rtype == "JKn":
+                raise ValueError("give rscales= ((n_h - 1)/n_h per replicate) for JKn weights")
+            rs = np.ones(n_rep)
+        else:
+            rs = np.broadcast_to(np.asarray(rscales, dtype=float), (n_rep,)).copy() \
+                if np.ndim(rscales) == 0 else np.asarray(rscales, dtype=float)
+            if rs.shape != (n_rep,):
+                raise ValueError(f"rscales has length {rs.size}, should be {n_rep} "
+                                 "(one per replicate)")
+        self._init_replicates(df, w, wrep, float(scale), rs, bool(mse), rtype)
+        self._replicate_names = names
+
+    def _init_replicates(self, df: pd.DataFrame, w: np.ndarray, wrep: np.ndarray,
+                         scale: float, rscales: np.ndarray, mse: bool, rtype: str) -> None:
+        """Set the state shared by the public constructor and :func:`make_replicate_design`."""
+        if not np.isfinite(scale) or scale < 0:
+            raise ValueError(f"scale must be a non-negative number, got {scale!r}")
+        if not np.all(np.isfinite(rscales)) or (rscales < 0).any():
+            raise ValueError("rscales must be non-negative numbers")
+        super().__init__(df, w, degf=np.nan)
+        self._wrep = np.asarray(wrep, dtype=np.float64)
+        self._scale = scale
+        self._rscales = np.asarray(rscales, dtype=np.float64)
+        self._mse = mse
+        self._type = rtype
+        self._replicate_names = [f"rep{r + 1}" for r in range(self._wrep.shape[1])]
+
+    @classmethod
+    def _from_arrays(cls, df: pd.DataFrame, w: np.ndarray, wrep: np.ndarray, scale: float,
+                     rscales: np.ndarray, mse: bool, rtype: str) -> ReplicateDesign:
+        new = cls.__new__(cls)
+        new._init_replicates(df, w, wrep, scale, rscales, mse, rtype)
+        return new
+
+    # -- structure ------------------------------------------------------------------------
+
+    @property
+    def df(self) -> float:
+        """Degrees of freedom: rank of the replicate weights minus one (R's ``degf``)."""
+        if np.isnan(self._degf):
+            self._degf = float(replicate_degf(self._wrep))
+        return self._degf
+
+    @property
+    def replicate_weights(self) -> pd.DataFrame:
+        """The replicate analysis weights, one column per replicate, aligned with the data."""
+        return pd.DataFrame(self._wrep, index=self.data.index, columns=self._replicate_names)
+
+    @property
+    def scale(self) -> float:
+        """Overall constant of the replicate variance."""
+        return self._scale
+
+    @property
+    def rscales(self) -> np.ndarray:
+        """Per-replicate constants of the replicate variance."""
+        return self._rscales.copy()
+
+    @property
+    def mse(self) -> bool:
+        """Whether deviations are taken about the full-sample estimate."""
+        return self._mse
+
+    @property
+    def type(self) -> str:
+        """Kind of replicate weights ("JK1", "JKn", "bootstrap", ...)."""
+        return self._type
+
+    @property
+    def n_replicates(self) -> int:
+        """Number of replicates R."""
+        return int(self._wrep.shape[1])
+
+    def _with_weights(self, w: np.ndarray, *, wrep: np.ndarray | None = None,
+                      step: Any = None) -> Any:
+        """A copy with new full-sample and replicate weights.
+
+        Every weighting of a replicate design must re-weight the replicates too, so ``wrep``
+        of shape ``(n, R)`` is required here. The degrees of freedom follow R: recomputed
+        from the new replicate weights (when next needed) after ``postStratify``, ``rake``
+        and unbounded linear ``calibrate``, kept after other calibrations and trimming.
+
+        Raises
+        ------
+        ValueError
+            If ``wrep`` is missing or has the wrong shape.
+        InvalidWeightError
+            If a replicate weight is not finite.
+        """
+        if wrep is None:
+            raise ValueError("a replicate design needs its replicate weights re-weighted too")
+        wrep = np.asarray(wrep, dtype=np.float64)
+        if wrep.shape != self._wrep.shape:
+            raise ValueError(f"replicate weights must have shape {self._wrep.shape}, "
+                             f"not {wrep.shape}")
+        if not np.isfinite(wrep).all():
+            raise InvalidWeightError("new replicate weights are not finite")
+        # R's degf bookkeeping: postStratify, rake and linear calibrate (regcalibrate)
+        # recompute degf from the new replicate weights; calibrate with another distance
+        # or bounds, and trimWeights, keep the design's degf.
+        method = getattr(step, "method", None)
+        bounds = dict(getattr(step, "details", None) or {}).get("bounds")
+        recompute = method in (None, "poststratify", "rake") or (
+            method == "calibrate/linear" and bounds is None)
+        degf = np.nan if recompute else self.df
+        new = super()._with_weights(w, wrep=wrep, step=step)
+        new._degf = degf
+        return new
+
+    def _subset_degf(self, rows: np.ndarray) -> float:
+        """R's ``degf`` of the subset design: rank of the replicate weights of ``rows``, - 1."""
+        return float(replicate_degf(self._wrep[np.asarray(rows, dtype=bool)]))
+
+    # -- variance -------------------------------------------------------------------------
+
+    def _replicate_estimates(self, point_fn: Callable[[np.ndarray], np.ndarray]
+                             ) -> tuple[np.ndarray, np.ndarray]:
+        """Full-sample estimates (k,) and replicate estimates (k, R)."""
+        estimate = np.asarray(point_fn(self._w[:, None]), dtype=np.float64)[:, 0]
+        reps = np.asarray(point_fn(self._wrep), dtype=np.float64)
+        return estimate, reps
+
+    def _variance(self, point_fn: Callable[[np.ndarray], np.ndarray],
+                  score_fn: Callable[[], Any], *, diagonal: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Estimates and their replicate (co)variance; the scores are not needed.
+
+        References
+        ----------
+        Wolter (2007), ch. 4; Lumley (2010), sec. 2.3; R ``survey:::svrVar``.
+        """
+        estimate, reps = self._replicate_estimates(point_fn)
+        return estimate, self._replicate_variance(estimate, reps, diagonal=diagonal)
+
+    def _replicate_variance(self, estimate: np.ndarray, reps: np.ndarray, *,
+                            diagonal: bool) -> np.ndarray:
+        """Variance of k statistics from their (k, R) replicates; NaN replicates left out."""
+        k, n_rep = reps.shape
+        if n_rep == 0:
+            return np.zeros(k) if diagonal else np.zeros((k, k))
+        valid = np.isfinite(reps)
+        if valid.all() or not diagonal:
+            if not diagonal and not valid.all():
+                # Full covariance: drop the replicates undefined for any statistic, as
+                # svrVar's na.omit on the matrix of replicates does.
+                keep = valid.all(axis=0)
+                return replicate_vcov(reps[:, keep].T, estimate, self._scale,
+                                      self._rscales[keep], self._mse)
+            if not diagonal:
+                return replicate_vcov(reps.T, estimate, self._scale, self._rscales, self._mse)
+        # Diagonal: one weighted sum of squares per statistic, each over its own valid
+        # replicates, with matrix products over all statistics at once.
+        r = self._rscales
+        filled = np.where(valid, reps, 0.0)
+        if self._mse:
+            centre = estimate
+        else:
+            counted = (valid & (r > 0)).astype(np.float64)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                centre = (filled * (r > 0)).sum(axis=1) / counted.sum(axis=1)
+        dev = np.where(valid, filled - centre[:, None], 0.0)
+        return np.asarray(self._scale * ((dev * dev) @ r))
+
+    # -- estimators that differ on replicate designs --------------------------------------
+
+    def proportion(
+        self, variables: str | Sequence[str], level: Any = None,
+        by: str | Sequence[str] | None = None, *, conf_level: float = 0.95,
+    ) -> pd.DataFrame:
+        """Share of respondents at one level, with R's ``svyciprop`` logit interval.
+
+        The estimate, standard error, ``deff`` and ``n`` are those of
+        :meth:`analysis.survey.SurveyDesign.proportion` with replicate variance. The
+        interval is the one R's ``svyciprop(method="logit")`` gives on a replicate design,
+        where the logistic model is refitted to every replicate:
+        ``expit(logit(p) -+ t v^(1/2))`` with ``v`` the replicate variance of
+        ``logit(p_r)`` and ``t`` on the degrees of freedom of the domain's replicate weights
+        (R's ``degf`` of the subset design, which ``svyby`` uses); the ``df`` column gives
+        them.
+
+        Parameters
+        ----------
+        variables, level, by, conf_level
+            As :meth:`analysis.survey.SurveyDesign.proportion`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            As :meth:`analysis.survey.SurveyDesign.proportion`.
+
+        References
+        ----------
+        Lumley (2010), sec. 2.3.2 and 2.3 (replicate weights); R ``svyciprop``,
+        ``svyglm.svyrep.design``; Korn, E. L. and Graubard, B. I. (1998). *Survey
+        Methodology* 24, 193-201.
+        """
+        table = super().proportion(variables, level, by, conf_level=conf_level)
+        names = as_list(variables)
+        domains = domain_layout(self.data, as_list(by))
+        layout = column_layout([self._indicator(name, level) for name in names], domains)
+        point = est.ratio_point(layout, np.ones_like(layout.values))
+        p, reps = self._replicate_estimates(point)
+        inside = (p > 0) & (p < 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logit_reps = np.log(reps / (1.0 - reps))
+        logit_reps[~np.isfinite(logit_reps)] = np.nan
+        p_safe = np.where(inside, p, 0.5)
+        logit_p = np.log(p_safe / (1.0 - p_safe))
+        v = self._replicate_variance(logit_p, logit_reps, diagonal=True)
+        df = self._domain_degf(domains)[layout_domain(layout, domains)]
+        half = est.t_quantile(conf_level, df) * np.sqrt(v)
+        ok = inside & np.isfinite(half)
+        table["ci_low"] = np.where(ok, 1.0 / (1.0 + np.exp(-(logit_p - half))), np.nan)
+        table["ci_high"] = np.where(ok, 1.0 / (1.0 + np.exp(-(logit_p + half))), np.nan)
+        table.loc[table["n"] == 0, ["ci_low", "ci_high"]] = np.nan
+        table["df"] = df
+        return table
+
+    def _domain_degf(self, domains: DomainLayout) -> np.ndarray:
+        """R's ``degf`` of each domain's subset design (the whole design without ``by``)."""
+        if domains.size == 1 and (domains.codes == 0).all():
+            return np.array([self.df])
+        return np.array([self._subset_degf(domains.codes == d) for d in range(domains.size)])
+
+
+def layout_domain(layout: ColumnLayout, domains: DomainLayout) -> np.ndarray:
+    """Domain index of each output column of a variables x domains layout."""
+    return np.arange(layout.k) % domains.size
+
+
+def make_replicate_design(design: Any, type: str = "JK1", replicates: int | None = None,
+                          seed: int | np.random.Generator | None = None) -> ReplicateDesign:
+    """Replicate-weight version of a Taylor design, as R's ``as.svrepdesign``.
+
+    The replicate analysis weights are the design's current weights times the multipliers
+    of :func:`jk1_weights`, :func:`jkn_weights`, :func:`bootstrap_weights` or
+    :func:`subbootstrap_weights`, built from the first-stage strata, PSUs and population
+    sizes (``compress=FALSE``, ``mse=FALSE``, R's defaults otherwise). A design that was
+    already weighted keeps its final weights, but its replicates are *not* re-weighted, as
+    in R: to carry the weighting into the replicate variance, build the replicate design
+    first and weight it afterwards.
+
+    Parameters
+    ----------
+    design : SurveyDesign
+        The Taylor design.
+    type : {"JK1", "JKn", "bootstrap", "subbootstrap"}
+        JK1 for an unstratified design, JKn for a stratified one (one replicate per PSU);
+        "bootstrap" is R's ``type="bootstrap"`` (Canty and Davison's rescaled bootstrap),
+        "subbootstrap" the Rao-Wu-Yue (n_h - 1) bootstrap, R's ``type="subbootstrap"``.
+    replicates : int, optional
+        Number of bootstrap replicates (default 50, as R). For the jackknives the number is
+        the number of PSUs; a different number is refused.
+    seed : int or numpy.random.Generator, optional
+        Seed of ``numpy.random.default_rng`` (bootstraps only).
+
+    Returns
+    -------
+    ReplicateDesign
+
+    Raises
+    ------
+    ValueError
+        Unknown type, JK1 on a stratified or JKn on an unstratified design (as R), a
+        jackknife ``replicates`` that is not the number of PSUs, or a replicate design as
+        input.
+    LonelyPSUError, DesignError
+        As the replicate-weight functions.
+
+    References
+    ----------
+    Lumley (2010), sec. 2.3; R ``as.svrepdesign``, ``jk1weights``, ``jknweights``,
+    ``bootweights``, ``subbootweights``. Rao, Wu and Yue (1992); Canty and Davison (1999).
+    """
+    if isinstance(design, ReplicateDesign):
+        raise ValueError("the design already has replicate weights")
+    if type not in ("JK1", "JKn", "bootstrap", "subbootstrap"):
+        raise ValueError(f"type must be 'JK1', 'JKn', 'bootstrap' or 'subbootstrap', "
+                         f"not {type!r}")
+    stage = design.stages[0]
+    stratified = getattr(design, "_strata_name", None) is not None
+    if type == "JK1" and stratified:
+        raise ValueError("JK1 is for unstratified designs: use type='JKn' for a stratified one")
+    if type == "JKn" and not stratified:
+        raise ValueError("JKn needs strata: use type='JK1' or a bootstrap for this design")
+    strata = np.asarray(stage.strata)
+    units = np.asarray(stage.units)
+    fraction = np.asarray(stage.unit_fraction)[units]
+    # Stage 1 population sizes N_h = n_h / (n_h / N_h); fraction 0 means no fpc.
+    n_h = np.asarray(stage.stratum_size, dtype=float)[strata]
+    popsize = None
+    if (fraction > 0).any():
+        with np.errstate(divide="ignore"):
+            popsize = np.where(fraction > 0, n_h / np.where(fraction > 0, fraction, 1.0),
+                               np.inf)
+        popsize = np.where(np.abs(popsize - np.rint(popsize)) < 1e-9 * popsize,
+                           np.rint(popsize), popsize)
+    if type == "JK1":
+        rw = jk1_weights(units, popsize)
+    elif type == "JKn":
+        rw = jkn_weights(strata, units, popsize, lonely_psu=design.lonely_psu)
+    else:
+        n_rep = 50 if replicates is None else int(replicates)
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        if type == "bootstrap":
+            finite = None if popsize is None or not np.isfinite(popsize).all() else popsize
+            rw = bootstrap_weights(strata, units, n_rep, rng, finite)
+        else:
+            rw = subbootstrap_weights(strata, units, n_rep, rng)
+    if type in ("JK1", "JKn") and replicates is not None and replicates != rw.multipliers.shape[1]:
+        raise ValueError(f"a {type} jackknife has one replicate per PSU "
+                         f"({rw.multipliers.shape[1]}), not {replicates}")
+    w = np.asarray(design._w, dtype=np.float64)
+    return ReplicateDesign._from_arrays(design.data, w, w[:, None] * rw.multipliers, rw.scale,
+                                        rw.rscales, False, rw.type)
