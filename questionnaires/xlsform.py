@@ -502,6 +502,14 @@ class _Texts:
         self.missing: dict[str, list[tuple[str, Place]]] = {lang: [] for lang in
                                                               self.translations}
 
+    def forget(self, prefix: str) -> None:
+        """Drop the texts whose keys start with ``prefix`` (their part was not imported)."""
+        for lang, table in self.translations.items():
+            for key in [key for key in table if key.startswith(prefix)]:
+                del table[key]
+            self.missing[lang] = [(key, place) for key, place in self.missing[lang]
+                                  if not key.startswith(prefix)]
+
     def add(self, key: str, texts: Mapping[str, str], place: Place) -> None:
         for lang, table in self.translations.items():
             text = texts.get(lang, "")
@@ -848,6 +856,14 @@ class _Importer:
                 except XPathTranslationError as exc:
                     self.refuse_expression(item, column, place, f"{text!r}: {exc}")
                     continue
+                notes = sorted(name for name in translation.references
+                               if by_name[name].qtype == "note")
+                if notes:
+                    note = by_name[notes[0]]
+                    self.refuse_expression(item, column, place,
+                                           f"{text!r} refers to ${{{note.name}}} (row "
+                                           f"{note.row}), a note, which has no answer")
+                    continue
                 item.expressions[column] = (translation.text, translation.references)
                 if column == "calculation":
                     item.value_type = translation.value_type
@@ -1184,6 +1200,7 @@ class _Importer:
             else:
                 self.note(Place(survey.name, rows.sections[id(section)]),
                           f"the group {section['id']!r} has no questions left; not imported")
+                texts.forget(f"section.{section['id']}.")
         for position, section in enumerate(kept):
             rows.by_path[f"sections[{position}]"] = rows.sections[id(section)]
             for index, question in enumerate(section["questions"]):

@@ -504,3 +504,34 @@ def test_kobo_export(tmp_path: Path) -> None:
     assert "settings row 2, column style (E): the setting 'style' is not imported" in lines
     # Kobo's bookkeeping columns ($kuid, $autoname) carry no form content.
     assert not any("$kuid" in line or "$autoname" in line for line in lines)
+
+
+def test_reference_to_a_note_is_unsupported(form: Callable[[Sheets], Path],
+                                            tmp_path: Path) -> None:
+    file = form({"survey": [["type", "name", "label", "relevant"],
+                            ["note", "intro", "Welcome", None],
+                            ["text", "a", "A?", "${intro} != ''"],
+                            ["text", "b", "B?", None]]})
+    with pytest.raises(XLSFormError, match=r"survey row 3, column relevant \(D\): \"\$\{intro\} "
+                                           r"!= ''\" refers to \$\{intro\} \(row 2\), a note"):
+        import_xlsform(file, tmp_path / "refused", skip_unsupported=False)
+    questionnaire, _ = _import(file, tmp_path / "out", skip=True)
+    assert list(_questions(questionnaire)) == ["intro", "b"]
+
+
+def test_emptied_group_leaves_no_orphaned_translation(form: Callable[[Sheets], Path],
+                                                      tmp_path: Path) -> None:
+    file = form({
+        "survey": [["type", "name", "label::English (en)", "label::Deutsch (de)"],
+                   ["begin group", "where", "Where", "Wo"],
+                   ["geopoint", "spot", "Spot?", "Ort?"],
+                   ["end group", None, None, None],
+                   ["text", "a", "A?", "A?"]],
+        "settings": [["form_id", "form_title", "default_language"], ["g", "G", "en"]],
+    })
+    questionnaire, report = _import(file, tmp_path / "out", skip=True)
+    assert [s.id for s in questionnaire.sections] == ["general"]
+    assert questionnaire.languages == ["en", "de"]
+    assert "section.where.title" not in questionnaire.translations["de"]
+    assert "survey row 2: the group 'where' has no questions left; not imported" \
+        in report.lines()
