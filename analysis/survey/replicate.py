@@ -484,20 +484,18 @@ def _dqrdc2_rank(x: np.ndarray, tol: float) -> int:
     x = np.array(x, dtype=np.float64, order="F")
     n, p = x.shape
     qraux = np.sqrt((x * x).sum(axis=0))
-    work1 = qraux.copy()
     work2 = np.where(qraux == 0.0, 1.0, qraux)
-    order = np.arange(p)
     k = p + 1
-    for l in range(min(n, p)):
-        # Cycle negligible columns to the right-hand edge (l + 1 < k: 1-based l < k).
-        while l + 1 < k and qraux[l] < work2[l] * tol:
-            perm = np.r_[np.arange(l), np.arange(l + 1, p), l]
+    for c in range(min(n, p)):
+        # Cycle negligible columns to the right-hand edge (c + 1 < k: R's 1-based l < k).
+        while c + 1 < k and qraux[c] < work2[c] * tol:
+            perm = np.r_[np.arange(c), np.arange(c + 1, p), c]
             x = x[:, perm]
-            qraux, work1, work2, order = qraux[perm], work1[perm], work2[perm], order[perm]
+            qraux, work2 = qraux[perm], work2[perm]
             k -= 1
-        if l == n - 1:
+        if c == n - 1:
             continue
-        col = x[l:, l]
+        col = x[c:, c]
         nrmxl = float(np.sqrt(col @ col))
         if nrmxl == 0.0:
             continue
@@ -505,12 +503,12 @@ def _dqrdc2_rank(x: np.ndarray, tol: float) -> int:
             nrmxl = float(np.copysign(nrmxl, col[0]))
         v = col / nrmxl
         v[0] += 1.0
-        x[l:, l] = v
-        if l + 1 < p:
-            rest = x[l:, l + 1:]
+        x[c:, c] = v
+        if c + 1 < p:
+            rest = x[c:, c + 1:]
             t = -(v @ rest) / v[0]
             rest += np.outer(v, t)
-            q = qraux[l + 1:]
+            q = qraux[c + 1:]
             nz = q != 0.0
             with np.errstate(divide="ignore", invalid="ignore"):
                 tt = np.maximum(1.0 - (np.abs(rest[0]) / np.where(nz, q, 1.0)) ** 2, 0.0)
@@ -520,10 +518,9 @@ def _dqrdc2_rank(x: np.ndarray, tol: float) -> int:
             if small.any():
                 exact = np.sqrt((rest[1:, small] ** 2).sum(axis=0))
                 q[small] = exact
-                work1[l + 1:][small] = exact
-            qraux[l + 1:] = q
-        qraux[l] = x[l, l]
-        x[l, l] = -nrmxl
+            qraux[c + 1:] = q
+        qraux[c] = x[c, c]
+        x[c, c] = -nrmxl
     return int(min(k - 1, n))
 
 
@@ -557,7 +554,7 @@ def replicate_degf(analysis_weights: np.ndarray, tol: float = 1e-5) -> int:
         return -1
     w = _merge_parallel_rows(w)
     if w.shape[0] > w.shape[1]:
-        w = np.linalg.qr(w, mode="r")
+        w = np.asarray(np.linalg.qr(w, mode="r"))
     return _dqrdc2_rank(w, tol) - 1
 
 
