@@ -502,8 +502,8 @@ def rake(
         a, b = grand[first], grand[name]
         if abs(a - b) > MARGIN_TOTAL_RTOL * max(abs(a), abs(b)):
             raise MarginMismatchError(
-                f"raking margins disagree on the population total: {first!r} sums to {a!r} "
-                f"but {name!r} sums to {b!r} (relative difference "
+                f"raking margins disagree on the population total: {first!r} sums to {a:.12g} "
+                f"but {name!r} sums to {b:.12g} (relative difference "
                 f"{abs(a - b) / max(abs(a), abs(b)):.3g}, tolerance {MARGIN_TOTAL_RTOL:g})"
             )
     d, replicated = _weight_columns(design)
