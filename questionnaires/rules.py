@@ -792,6 +792,9 @@ def prune_irrelevant(q: Questionnaire, answers: Mapping[str, object]) -> dict[st
                             rows[row] = kept
                 if rows:
                     pruned[qid] = rows
+            elif not _is_blank(raw):
+                # Malformed, but kept as given so that validation still reports it.
+                pruned[qid] = raw
             continue
         if _is_blank(raw):
             continue

@@ -445,6 +445,16 @@ def test_prune_keeps_a_complete_response(q: Questionnaire, answers: dict[str, An
     assert prune_irrelevant(q, answers) == answers
 
 
+def test_prune_keeps_a_malformed_grid_answer_for_validation(
+    q: Questionnaire, answers: dict[str, Any]
+) -> None:
+    response = {**answers, "skill_grid": False}
+    pruned = prune_irrelevant(q, response)
+    assert pruned["skill_grid"] is False
+    assert ("skill_grid", "not_a_choice") in codes(validate_response(q, pruned))
+    assert validate_response(q, pruned) == validate_response(q, response)
+
+
 def test_prune_does_not_change_its_input(q: Questionnaire, answers: dict[str, Any]) -> None:
     before = {**answers, "country": "CZ"}
     snapshot = {key: value for key, value in before.items()}
