@@ -786,6 +786,10 @@ class _Importer:
         for options in lists.values():
             options.ident = _unique(_normalise_id(options.name), taken)
             taken.add(options.ident)
+            if options.ident != options.name:
+                self.note(sheet.place(options.row, "list_name"),
+                          f"the list name {options.name!r} is not a valid id; imported as "
+                          f"{options.ident!r}")
             self.assign_codes(sheet, options)
         return lists
 
@@ -959,6 +963,9 @@ class _Importer:
         data: dict[str, Any] = {"id": qid, "type": item.qtype}
         label = labels.get(self.source, "")
         if item.qtype == "calculated":
+            if hints:
+                self.note(survey.place(item.row, "hint"),
+                          "a calculation is never shown; its hint is not imported")
             data["expression"] = item.expressions["calculation"][0]
             data["value_type"] = item.value_type
             if label:
@@ -1001,6 +1008,14 @@ class _Importer:
             rules = self.rules(survey, item, texts)
             if rules:
                 data["validation"] = rules
+        elif "constraint" in item.expressions or "required" in item.expressions:
+            self.note(survey.place(item.row, "constraint"),
+                      f"a {item.type_text} has no answer to check; its constraint and "
+                      "required are not imported")
+        if (self.texts(survey, item.values, "constraint_message")
+                and not survey.get(item.values, "constraint")):
+            self.note(survey.place(item.row, "constraint_message"),
+                      "a constraint_message without a constraint is not imported")
         return data
 
     def rules(self, survey: _Sheet, item: _Item, texts: _Texts) -> list[dict[str, Any]]:

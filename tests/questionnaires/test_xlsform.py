@@ -265,16 +265,19 @@ def test_colliding_names_are_made_unique(form: Callable[[Sheets], Path], tmp_pat
 def test_choice_filter_with_selected_name(form: Callable[[Sheets], Path], tmp_path: Path) -> None:
     file = form({
         "survey": [["type", "name", "label", "choice_filter"],
-                   ["select_multiple areas", "relevant_areas", "Relevant areas?", None],
-                   ["select_one areas", "main_area", "Main area?",
+                   ["select_multiple Skill-Areas", "relevant_areas", "Relevant areas?", None],
+                   ["select_one Skill-Areas", "main_area", "Main area?",
                     "selected(${relevant_areas}, name)"]],
-        "choices": [["list_name", "name", "label"], ["areas", "ev", "EV"],
-                    ["areas", "sw", "Software"]],
+        "choices": [["list_name", "name", "label"], ["Skill-Areas", "ev", "EV"],
+                    ["Skill-Areas", "sw", "Software"]],
     })
-    questionnaire, _ = _import(file, tmp_path / "out")
+    questionnaire, report = _import(file, tmp_path / "out")
     assert _questions(questionnaire)["main_area"].choice_filter == (
         "selected(relevant_areas, @code)"
     )
+    assert list(questionnaire.option_lists) == ["skill_areas"]
+    assert "choices row 2, column list_name (A): the list name 'Skill-Areas' is not a valid " \
+        "id; imported as 'skill_areas'" in report.lines()
 
 
 def test_label_piping_and_ignored_columns_are_reported(
@@ -535,3 +538,23 @@ def test_emptied_group_leaves_no_orphaned_translation(form: Callable[[Sheets], P
     assert "section.where.title" not in questionnaire.translations["de"]
     assert "survey row 2: the group 'where' has no questions left; not imported" \
         in report.lines()
+
+
+def test_texts_without_a_home_are_reported(form: Callable[[Sheets], Path],
+                                           tmp_path: Path) -> None:
+    file = form({"survey": [["type", "name", "label", "hint", "calculation", "constraint",
+                             "constraint_message"],
+                            ["integer", "n", "N?", None, None, None, "Too big."],
+                            ["calculate", "twice", "Twice", "Doubled", "${n} * 2", None, None],
+                            ["note", "see", "See", None, None, ". > 1", None]]})
+    questionnaire, report = _import(file, tmp_path / "out")
+    twice = _questions(questionnaire)["twice"]
+    assert isinstance(twice, CalculatedQuestion)
+    assert (twice.expression, twice.value_type, twice.label) == ("n * 2", "integer", "Twice")
+    lines = report.lines()
+    assert ("survey row 2, column constraint_message (G): a constraint_message without a "
+            "constraint is not imported") in lines
+    assert ("survey row 3, column hint (D): a calculation is never shown; its hint is not "
+            "imported") in lines
+    assert ("survey row 4, column constraint (F): a note has no answer to check; its "
+            "constraint and required are not imported") in lines
