@@ -7,6 +7,9 @@ hypothesis-drawn seeds).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import cast
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -14,6 +17,7 @@ from hypothesis import strategies as st
 
 from analysis.errors import ConvergenceError, EmptyCellError, InvalidWeightError
 from analysis.survey.calibration import (
+    CalibrationMethod,
     as_weight_matrix,
     generalized_raking_weights,
     indicator_matrix,
@@ -33,15 +37,21 @@ from analysis.survey.calibration_variance import (
 RTOL = 1e-8
 
 
-def _population(rng: np.random.Generator, n: int, levels: tuple[int, ...]) -> dict[str, object]:
-    """A sample with categorical margins, a numeric variable, base weights and targets that
-    are a perturbation of the sample's own estimates (so calibration is feasible)."""
+@dataclass(frozen=True)
+class Sample:
+    """Categorical margins (codes), a numeric variable and base weights."""
+
+    codes: list[np.ndarray]
+    x: np.ndarray
+    d: np.ndarray
+
+
+def _population(rng: np.random.Generator, n: int, levels: tuple[int, ...]) -> Sample:
+    """A generated sample; targets are then drawn near its own estimates (feasible)."""
     codes = [rng.integers(0, k, size=n) for k in levels]
     for c, k in zip(codes, levels, strict=True):
         c[:k] = np.arange(k)  # every level has a respondent
-    x_num = rng.gamma(2.0, 10.0, size=n)
-    d = rng.uniform(5.0, 50.0, size=n)
-    return {"codes": codes, "x": x_num, "d": d}
+    return Sample(codes, rng.gamma(2.0, 10.0, size=n), rng.uniform(5.0, 50.0, size=n))
 
 
 def _model_matrix(codes: list[np.ndarray], levels: tuple[int, ...], x: np.ndarray) -> np.ndarray:
@@ -67,8 +77,8 @@ def test_calibrated_weights_reproduce_every_target(seed: int, n: int, method: st
     rng = np.random.default_rng(seed)
     levels = (3, 4)
     pop = _population(rng, n, levels)
-    x = _model_matrix(pop["codes"], levels, pop["x"])  # type: ignore[arg-type]
-    d = as_weight_matrix(pop["d"])  # type: ignore[arg-type]
+    x = _model_matrix(pop.codes, levels, pop.x)
+    d = as_weight_matrix(pop.d)
     # Targets within a few percent of the Horvitz-Thompson estimates: always reachable.
     population = (x.T @ d[:, 0]) * rng.uniform(0.97, 1.03, size=x.shape[1])
     if method == "linear":
@@ -82,9 +92,9 @@ def test_calibrated_weights_reproduce_every_target(seed: int, n: int, method: st
             x,
             d,
             population,
-            method=method,
+            method=cast(CalibrationMethod, method),
             bounds=(0.3, 3.0),
-            tol=1e-12,  # type: ignore[arg-type]
+            tol=1e-12,
         )
     np.testing.assert_allclose(x.T @ result.weights[:, 0], population, rtol=RTOL)
     np.testing.assert_allclose(result.weights, d * result.g, rtol=1e-14)
@@ -98,8 +108,8 @@ def test_calibrating_twice_is_idempotent(method: str) -> None:
     rng = np.random.default_rng(11)
     levels = (3, 2)
     pop = _population(rng, 300, levels)
-    x = _model_matrix(pop["codes"], levels, pop["x"])  # type: ignore[arg-type]
-    d = as_weight_matrix(pop["d"])  # type: ignore[arg-type]
+    x = _model_matrix(pop.codes, levels, pop.x)
+    d = as_weight_matrix(pop.d)
     population = (x.T @ d[:, 0]) * rng.uniform(0.95, 1.05, size=x.shape[1])
 
     def run(w: np.ndarray) -> np.ndarray:
@@ -109,9 +119,9 @@ def test_calibrating_twice_is_idempotent(method: str) -> None:
             x,
             w,
             population,
-            method=method,
+            method=cast(CalibrationMethod, method),
             bounds=(0.2, 5.0),
-            tol=1e-13,  # type: ignore[arg-type]
+            tol=1e-13,
         ).weights
 
     once = run(d)
@@ -124,8 +134,8 @@ def test_columns_are_calibrated_as_if_one_at_a_time() -> None:
     rng = np.random.default_rng(5)
     levels = (3, 3)
     pop = _population(rng, 250, levels)
-    x = _model_matrix(pop["codes"], levels, pop["x"])  # type: ignore[arg-type]
-    base = np.asarray(pop["d"])
+    x = _model_matrix(pop.codes, levels, pop.x)
+    base = np.asarray(pop.d)
     # A full-sample column and jackknife-like replicate columns (some weights zero).
     d = np.column_stack(
         [base] + [base * rng.choice([0.0, 1.1], size=250, p=[0.08, 0.92]) for _ in range(6)]
@@ -136,18 +146,18 @@ def test_columns_are_calibrated_as_if_one_at_a_time() -> None:
             x,
             d,
             population,
-            method=method,
+            method=cast(CalibrationMethod, method),
             bounds=(0.2, 5.0),
-            tol=1e-12,  # type: ignore[arg-type]
+            tol=1e-12,
         )
         for j in range(d.shape[1]):
             alone = generalized_raking_weights(
                 x,
                 d[:, [j]],
                 population,
-                method=method,
+                method=cast(CalibrationMethod, method),
                 bounds=(0.2, 5.0),
-                tol=1e-12,  # type: ignore[arg-type]
+                tol=1e-12,
             )
             np.testing.assert_allclose(together.weights[:, j], alone.weights[:, 0], rtol=1e-13)
             assert together.iterations[j] == alone.iterations[0]
@@ -163,8 +173,8 @@ def test_rescaling_rule_of_r_gives_the_same_solution() -> None:
     rng = np.random.default_rng(3)
     levels = (2,)
     pop = _population(rng, 200, levels)
-    x = _model_matrix(pop["codes"], levels, pop["x"])  # type: ignore[arg-type]
-    d = as_weight_matrix(pop["d"])  # type: ignore[arg-type]
+    x = _model_matrix(pop.codes, levels, pop.x)
+    d = as_weight_matrix(pop.d)
     population = x.T @ d[:, 0] * 1.01
     small = generalized_raking_weights(x, d / 100.0, population, method="raking", tol=1e-13)
     normal = generalized_raking_weights(x, d, population, method="raking", tol=1e-13)
@@ -175,8 +185,8 @@ def test_infeasible_bounds_are_explained() -> None:
     rng = np.random.default_rng(8)
     levels = (2,)
     pop = _population(rng, 100, levels)
-    x = _model_matrix(pop["codes"], levels, pop["x"])  # type: ignore[arg-type]
-    d = as_weight_matrix(pop["d"])  # type: ignore[arg-type]
+    x = _model_matrix(pop.codes, levels, pop.x)
+    d = as_weight_matrix(pop.d)
     population = x.T @ d[:, 0] * np.array([3.0, 1.0, 1.0])  # N three times the estimate
     with pytest.raises(ConvergenceError, match=r"cannot meet the bounds.*'\(Intercept\)'"):
         generalized_raking_weights(
@@ -193,8 +203,8 @@ def test_non_convergence_names_method_constraint_and_iterations() -> None:
     rng = np.random.default_rng(9)
     levels = (3,)
     pop = _population(rng, 120, levels)
-    x = _model_matrix(pop["codes"], levels, pop["x"])  # type: ignore[arg-type]
-    d = as_weight_matrix(pop["d"])  # type: ignore[arg-type]
+    x = _model_matrix(pop.codes, levels, pop.x)
+    d = as_weight_matrix(pop.d)
     population = x.T @ d[:, 0] * np.array([1.0, 1.6, 0.5, 1.0])
     with pytest.raises(
         ConvergenceError,
@@ -222,10 +232,10 @@ def test_raking_reproduces_every_margin(seed: int, n: int) -> None:
     rng = np.random.default_rng(seed)
     levels = (3, 4, 2)
     pop = _population(rng, n, levels)
-    d = as_weight_matrix(pop["d"])  # type: ignore[arg-type]
+    d = as_weight_matrix(pop.d)
     total = float(d.sum()) * 1.1
     margins = []
-    for c, k in zip(pop["codes"], levels, strict=True):  # type: ignore[call-overload]
+    for c, k in zip(pop.codes, levels, strict=True):
         shares = rng.dirichlet(np.full(k, 5.0))
         margins.append((c, shares * total))
     result = rake_weights(d, margins, max_iter=500, tol=1e-13)
@@ -241,10 +251,10 @@ def test_raking_reference_column_decides_convergence_as_r() -> None:
     rng = np.random.default_rng(2)
     levels = (3, 3)
     pop = _population(rng, 200, levels)
-    base = np.asarray(pop["d"])
+    base = np.asarray(pop.d)
     d = np.column_stack([base, base * rng.uniform(0.5, 1.5, size=200)])
     margins = []
-    for c, k in zip(pop["codes"], levels, strict=True):  # type: ignore[call-overload]
+    for c, k in zip(pop.codes, levels, strict=True):
         t = np.bincount(c, weights=base, minlength=k) * rng.uniform(0.9, 1.1, k)
         margins.append((c, t * 1000.0 / t.sum()))  # margins agree on the total
     both = rake_weights(d, margins, tol=1e-10, reference_column=0)
@@ -402,8 +412,8 @@ def test_calibrated_total_of_a_calibration_variable_has_zero_residual() -> None:
     rng = np.random.default_rng(24)
     levels = (3, 2)
     pop = _population(rng, 300, levels)
-    x = _model_matrix(pop["codes"], levels, pop["x"])  # type: ignore[arg-type]
-    d = as_weight_matrix(pop["d"])  # type: ignore[arg-type]
+    x = _model_matrix(pop.codes, levels, pop.x)
+    d = as_weight_matrix(pop.d)
     result = linear_calibration_weights(x, d, x.T @ d[:, 0] * 1.04)
     step = GregStep.from_model(x, d[:, 0], result.g[:, 0], method="calibrate/linear")
     scores = result.weights[:, [0]] * x  # influence values of the totals of x

@@ -42,7 +42,7 @@ def _by(frame: pd.DataFrame, by: str, levels: list[str], column: str) -> np.ndar
 @pytest.mark.parametrize(("data_set", "case"), CASES)
 def test_estimates_and_standard_errors_agree_with_r(data_set: str, case: str) -> None:
     ref = reference()[data_set][case]
-    design = _cases(data_set)[case](_design(data_set))  # type: ignore[arg-type]
+    design = _cases(data_set)[case](_design(data_set))
     np.testing.assert_allclose(design.weights.to_numpy(), ref["weights"], rtol=RTOL)
 
     mean = design.mean("api00")
@@ -99,7 +99,7 @@ def _jk1_design() -> ReplicateDesign:
 @pytest.mark.parametrize("case", sorted(REPLICATE_CASES))
 def test_replicate_standard_errors_after_weighting_agree_with_r(case: str) -> None:
     ref = reference()["apiclus1_jk1"][case]
-    design = REPLICATE_CASES[case](_jk1_design())  # type: ignore[arg-type]
+    design = REPLICATE_CASES[case](_jk1_design())
     for name, variable, estimator in (
         ("mean_api00", "api00", design.mean),
         ("total_enroll", "enroll", design.total),

@@ -23,7 +23,8 @@ DATA = REFERENCE / "data"
 def reference() -> dict[str, Any]:
     """R's values written by reference/weighting.R."""
     with (REFERENCE / "weighting.json").open(encoding="utf-8") as fh:
-        return json.load(fh)  # type: ignore[no-any-return]
+        loaded: dict[str, Any] = json.load(fh)
+    return loaded
 
 
 @cache
@@ -45,8 +46,10 @@ def counts(variable: str) -> dict[str, float]:
 def crossed_counts(*variables: str) -> dict[tuple[str, ...], float]:
     """Population counts of the crossed cells of several apipop variables."""
     pop = _csv("apipop")
+    sizes = pop.groupby(list(variables)).size()
     return {
-        tuple(str(x) for x in k): float(v) for k, v in pop.groupby(list(variables)).size().items()
+        tuple(str(x) for x in key): float(n)
+        for key, n in zip(sizes.index.tolist(), sizes.to_numpy(), strict=True)
     }
 
 
