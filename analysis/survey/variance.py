@@ -306,9 +306,7 @@ def taylor_variance(
     Särndal, C.-E. (1992). Calibration estimators in survey sampling. *JASA* 87, 376-382.
     """
     n, k = scores.shape
-    sparse_in = sp.issparse(scores)
-    if sparse_in:
-        scores = sp.csc_matrix(scores)
+    sparse_scores = sp.csc_matrix(scores) if sp.issparse(scores) else None
     g_max = max((stage.n_units for stage in stages), default=n)
     block = k if not diagonal else max(1, min(k, BLOCK_ENTRIES // max(g_max, n, 1)))
     multipliers = _unit_multipliers(stages)
@@ -318,8 +316,8 @@ def taylor_variance(
     out = np.zeros(k) if diagonal else np.zeros((k, k))
     for start in range(0, k, block):
         stop = min(k, start + block)
-        if sparse_in:
-            z = scores[:, start:stop].toarray()
+        if sparse_scores is not None:
+            z = sparse_scores[:, start:stop].toarray()
         else:
             z = np.array(scores[:, start:stop], dtype=np.float64)
         for residualize in residualizers:

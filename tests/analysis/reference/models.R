@@ -1,0 +1,69 @@
+# Reference values of the engine's models and tests from R's survey package: svyglm
+# (gaussian and quasibinomial), svychisq (Rao-Scott F and first-order chi-square) and
+# svyttest (difference of two domain means). Run from this folder: Rscript models.R
+# (writes models.json with 17 significant digits).
+suppressPackageStartupMessages(library(survey))
+
+num <- function(x) ifelse(is.na(x), "null", sprintf("%.17g", x))
+to_json <- function(x) {
+  if (is.list(x)) {
+    if (!is.null(names(x))) {
+      items <- mapply(function(k, v) paste0('"', k, '": ', to_json(v)), names(x), x)
+      return(paste0("{", paste(items, collapse = ", "), "}"))
+    }
+    return(paste0("[", paste(sapply(x, to_json), collapse = ", "), "]"))
+  }
+  if (is.character(x)) return(paste0("[", paste0('"', x, '"', collapse = ", "), "]"))
+  paste0("[", paste(num(as.numeric(x)), collapse = ", "), "]")
+}
+
+read <- function(name) {
+  data <- read.csv(file.path("data", paste0(name, ".csv")))
+  data$schwide <- as.numeric(data$sch.wide == "Yes")
+  data
+}
+designs <- list(
+  strat = svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc,
+                    data = read("apistrat")),
+  clus1 = svydesign(id = ~dnum, weights = ~pw, fpc = ~fpc, data = read("apiclus1")),
+  clus2 = svydesign(id = ~dnum + snum, fpc = ~fpc1 + fpc2, data = read("apiclus2")),
+  srs = svydesign(id = ~1, fpc = ~fpc, data = read("apisrs"))
+)
+
+coefs <- function(m) {
+  s <- summary(m)$coefficients
+  list(term = rownames(s), estimate = unname(s[, 1]), se = unname(s[, 2]),
+       t = unname(s[, 3]), p = unname(s[, 4]), df = m$df.residual)
+}
+chi <- function(test) {
+  list(statistic = unname(test$statistic), parameter = unname(test$parameter),
+       p_value = unname(test$p.value))
+}
+
+out <- list()
+for (dname in names(designs)) {
+  d <- designs[[dname]]
+  res <- list()
+  res$gaussian <- coefs(svyglm(api00 ~ ell + meals + mobility, d))
+  res$gaussian_factor <- coefs(svyglm(api00 ~ ell + stype, d))
+  res$gaussian_missing <- coefs(svyglm(api00 ~ acs.k3 + meals, d))
+  # iterated to convergence: at glm's default epsilon (1e-8 on the deviance) the fit stops
+  # about 1e-6 (relative) short of the solution
+  res$binomial <- coefs(svyglm(schwide ~ ell + meals, d, family = quasibinomial(),
+                               control = glm.control(epsilon = 1e-14, maxit = 100)))
+  res$chisq_F <- chi(svychisq(~sch.wide + stype, d))
+  res$chisq_Chisq <- chi(svychisq(~sch.wide + stype, d, statistic = "Chisq"))
+  res$chisq_pearson <- unname(suppressWarnings(chisq.test(
+    svytable(~sch.wide + stype, d, Ntotal = nrow(d$variables)), correct = FALSE))$statistic)
+  res$chisq_awards_F <- chi(svychisq(~awards + stype, d))
+  sub <- subset(d, stype %in% c("E", "H"))
+  tt <- svyttest(api00 ~ I(stype == "H"), sub)
+  ci <- tt$conf.int
+  res$ttest <- list(estimate = unname(tt$estimate), t = unname(tt$statistic),
+                    df = unname(tt$parameter), p_value = unname(tt$p.value),
+                    ci_low = ci[1], ci_high = ci[2])
+  out[[dname]] <- res
+}
+
+writeLines(to_json(out), "models.json")
+cat(sprintf("wrote models.json (survey %s, R %s)\n", packageVersion("survey"), getRversion()))
