@@ -820,6 +820,8 @@ class _Importer:
                  if item.kind not in ("begin_group", "begin_repeat")}
         codes = {item.ident: lists[item.list_name].renamed for item in items
                  if item.list_name in lists and lists[item.list_name].renamed}
+        value_types = {item.ident: item.qtype for item in items
+                       if item.qtype in ("integer", "decimal")}
         for item in items:
             if item.kind not in ("question", "begin_group") or not item.ident:
                 continue
@@ -849,7 +851,7 @@ class _Importer:
                     continue
                 context = TranslationContext(
                     names=names, current=current, choice_filter=column == "choice_filter",
-                    attributes=self.attribute_names, codes=codes,
+                    attributes=self.attribute_names, codes=codes, value_types=value_types,
                 )
                 place = survey.place(item.row, column)
                 try:
@@ -871,6 +873,9 @@ class _Importer:
                 item.expressions[column] = (translation.text, translation.references)
                 if column == "calculation":
                     item.value_type = translation.value_type
+                    if item.value_type != "text":
+                        # Later calculations that use this one know it is a number.
+                        value_types[item.ident] = item.value_type
 
     def refuse_expression(self, item: _Item, column: str, place: Place, message: str) -> None:
         if column in ("constraint", "required"):

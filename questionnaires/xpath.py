@@ -51,6 +51,8 @@ class TranslationContext:
     attributes: Mapping[str, str] = field(default_factory=dict)
     #: Question id -> {XLSForm choice name: our code}, where codes had to be normalised.
     codes: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: Question id -> value type (integer, decimal) of numeric questions, for calculations.
+    value_types: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -506,7 +508,8 @@ def translate(text: str, context: TranslationContext) -> Translation:
         canonical = str(parse(_emit(node)))
     except ExpressionError as exc:
         raise XPathTranslationError(f"not expressible in the rule language: {exc}") from exc
-    return Translation(canonical, frozenset(parser.references), _value_type(node))
+    return Translation(canonical, frozenset(parser.references),
+                       _value_type(node, context.value_types))
 
 
 def references(text: str) -> list[str]:
@@ -514,14 +517,16 @@ def references(text: str) -> list[str]:
     return [match.group(1).strip() for match in re.finditer(r"\$\{([^}]*)\}", text)]
 
 
-def _value_type(node: _Node) -> str:
+def _value_type(node: _Node, types: Mapping[str, str]) -> str:
     """The value type (text, integer, decimal) an expression yields; text when unsure."""
+    if isinstance(node, _Ref):
+        return types.get(node.ident, "text")
     if isinstance(node, _Num):
         return "decimal" if "." in node.text else "integer"
     if isinstance(node, _Neg):
-        return _value_type(node.operand)
+        return _value_type(node.operand, types)
     if isinstance(node, _Binary) and node.op in ("+", "-", "*", "/"):
-        kinds = {_value_type(node.left), _value_type(node.right)}
+        kinds = {_value_type(node.left, types), _value_type(node.right, types)}
         return "integer" if kinds == {"integer"} and node.op != "/" else "decimal"
     if isinstance(node, _Call):
         if node.name == "count":
@@ -530,7 +535,7 @@ def _value_type(node: _Node) -> str:
             return "decimal"
         if node.name in ("if", "coalesce"):
             branches = node.args[1:] if node.name == "if" else node.args
-            kinds = {_value_type(branch) for branch in branches}
+            kinds = {_value_type(branch, types) for branch in branches}
             return kinds.pop() if len(kinds) == 1 else "decimal" if kinds <= {
                 "integer", "decimal"} else "text"
     return "text"

@@ -91,6 +91,14 @@ def test_value_type(xpath: str, value_type: str) -> None:
     assert translate(xpath, CONTEXT).value_type == value_type
 
 
+def test_value_type_of_numeric_questions() -> None:
+    context = TranslationContext(names={"n": "n", "x": "x"},
+                                 value_types={"n": "integer", "x": "decimal"})
+    assert translate("${n} * 2", context).value_type == "integer"
+    assert translate("${n} + ${x}", context).value_type == "decimal"
+    assert translate("${n} div 2", context).value_type == "decimal"
+
+
 REFUSED = [
     ("now()", "function now() cannot be translated"),
     ("regex(., '^a')", "function regex() cannot be translated"),
