@@ -14,7 +14,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from questionnaires.errors import Problem, QuestionnaireError
 from questionnaires.loader import load_questionnaire
-from questionnaires.model import Questionnaire
+from questionnaires.model import NOT_APPLICABLE, Questionnaire
 from questionnaires.variables import Variable, questionnaire_variables
 
 #: Cell value types the codebook writes.
@@ -22,9 +22,6 @@ CellValue = str | int | float | datetime | None
 
 #: Text starting with one of these is read as a formula by spreadsheet programs.
 _FORMULA_STARTS = ("=", "+", "-", "@")
-
-#: The stored value of a scale's "don't know / not applicable" answer (see questionnaires.rules).
-NOT_APPLICABLE_VALUE = "na"
 
 _KIND_DESCRIPTIONS = {
     "categorical": "categorical (option code)",
@@ -61,7 +58,7 @@ def value_labels(variable: Variable) -> list[tuple[str | int, str]]:
         return [(1, "selected"), (0, "not selected")]
     pairs = list(variable.value_labels.items())
     if variable.not_applicable:
-        pairs.append((NOT_APPLICABLE_VALUE, "don't know / not applicable"))
+        pairs.append((NOT_APPLICABLE, "don't know / not applicable"))
     return pairs
 
 

@@ -62,6 +62,8 @@ COLUMN_TYPES: tuple[str, ...] = (
 
 #: The answer code that ``other: true`` adds to a choice question (its text: ``<qid>_other``).
 OTHER_CODE = "other"
+#: The stored answer "don't know / not applicable" of a scale with ``not_applicable: true``.
+NOT_APPLICABLE = "na"
 
 #: Tags pydantic puts into error locations of the option-list unions (see ``_option_source_tag``).
 OPTION_SOURCE_TAGS: tuple[str, ...] = ("ref", "list", "object")

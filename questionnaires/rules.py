@@ -60,6 +60,8 @@ from typing import Final
 from questionnaires.errors import ExpressionEvalError
 from questionnaires.expressions import MAX_MAGNITUDE, Expression, parse
 from questionnaires.model import (
+    NOT_APPLICABLE,
+    OTHER_CODE,
     CalculatedQuestion,
     DecimalColumn,
     DecimalQuestion,
@@ -102,10 +104,6 @@ __all__ = [
     "visible_options",
 ]
 
-OTHER_CODE: Final = "other"
-"""The answer code of "Other, please specify" (its text is in ``<qid>_other``)."""
-NOT_APPLICABLE: Final = "na"
-"""The answer to a scale with ``not_applicable: true`` meaning "don't know / not applicable"."""
 OTHER_TEXT_MAX_LENGTH: Final = 2000
 
 #: English messages of the built-in checks, by code; the app translates them by ``text_key``.

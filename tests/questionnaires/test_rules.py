@@ -575,3 +575,9 @@ def _plain_questionnaire(
             "sections": [{"id": "main", "title": "Main", "questions": questions}],
         }
     )
+
+
+def test_answer_codes_are_the_model_s_own() -> None:
+    from questionnaires import model, rules
+
+    assert (rules.OTHER_CODE, rules.NOT_APPLICABLE) == (model.OTHER_CODE, model.NOT_APPLICABLE)
