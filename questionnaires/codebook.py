@@ -54,8 +54,6 @@ _WRAPPED = frozenset({"label", "values and labels", "relevance", "row relevance"
 
 def value_labels(variable: Variable) -> list[tuple[str | int, str]]:
     """The (value, label) pairs of a variable, in the order the codebook lists them."""
-    if variable.kind == "multiple_flag":
-        return [(1, "selected"), (0, "not selected")]
     pairs = list(variable.value_labels.items())
     if variable.not_applicable:
         pairs.append((NOT_APPLICABLE, "don't know / not applicable"))
@@ -67,6 +65,7 @@ MAX_INLINE_VALUES = 20
 
 
 def _describe_values(variable: Variable) -> str:
+    """The values of a variable in one cell: `code = label; ...`."""
     pairs = value_labels(variable)
     if len(pairs) > MAX_INLINE_VALUES:
         return f"{len(pairs)} values: see sheet 'values'"
@@ -74,6 +73,7 @@ def _describe_values(variable: Variable) -> str:
 
 
 def _safe_text(text: str) -> str:
+    """Text without the control characters a worksheet cannot hold."""
     # openpyxl refuses control characters that XML cannot hold; drop them rather than fail.
     return ILLEGAL_CHARACTERS_RE.sub("", text)
 
@@ -94,6 +94,7 @@ def _set(cell: Cell, value: CellValue) -> None:
 
 
 def _append(sheet: Worksheet, values: Sequence[CellValue]) -> None:
+    """Write ``values`` into the next free row of ``sheet``."""
     row = sheet.max_row + 1 if sheet.max_row > 1 or sheet.cell(1, 1).value is not None else 1
     for index, value in enumerate(values, start=1):
         _set(sheet.cell(row=row, column=index), value)
@@ -121,6 +122,7 @@ def _table(sheet: Worksheet, columns: Sequence[tuple[str, int]],
 
 
 def _variable_row(variable: Variable) -> list[CellValue]:
+    """The row of a variable on the variables sheet."""
     return [
         variable.name,
         variable.label,
@@ -140,6 +142,7 @@ def _variable_row(variable: Variable) -> list[CellValue]:
 
 
 def _value_rows(variables: Iterable[Variable]) -> Iterable[list[CellValue]]:
+    """The rows of the values sheet: one per variable, value and label."""
     for variable in variables:
         for value, label in value_labels(variable):
             yield [variable.name, value, label]
@@ -147,6 +150,7 @@ def _value_rows(variables: Iterable[Variable]) -> Iterable[list[CellValue]]:
 
 def _about(sheet: Worksheet, questionnaire: Questionnaire, lang: str, source: Path,
            variables: Sequence[Variable], written: datetime) -> None:
+    """The cover sheet: which questionnaire, version, content hash, language, when."""
     rows: list[tuple[str, CellValue]] = [
         ("questionnaire id", questionnaire.id),
         ("title", questionnaire.title),

@@ -231,6 +231,8 @@ _SECTION_APPEARANCES = frozenset({"field-list"})
 
 @dataclass(frozen=True)
 class _Column:
+    """A column of a sheet: its header as written, its key and its language."""
+
     index: int
     header: str
     key: str
@@ -238,29 +240,36 @@ class _Column:
 
     @property
     def letter(self) -> str:
+        """The spreadsheet letter of the column (A, B, ...)."""
         return get_column_letter(self.index)
 
 
 @dataclass
 class _Sheet:
+    """A sheet read into memory: its columns and its non-empty rows."""
+
     name: str
     columns: list[_Column]
     rows: list[tuple[int, dict[int, str]]]
 
     def column(self, key: str) -> _Column | None:
+        """The column of ``key`` without a language, if the sheet has one."""
         for column in self.columns:
             if column.key == key and column.lang is None:
                 return column
         return None
 
     def has(self, key: str) -> bool:
+        """Whether the sheet has a column of ``key`` (in any language)."""
         return any(column.key == key for column in self.columns)
 
     def get(self, values: Mapping[int, str], key: str) -> str:
+        """The text of a row in the column of ``key`` (empty when absent)."""
         column = self.column(key)
         return values.get(column.index, "") if column else ""
 
     def place(self, row: int | None, key: str | None = None) -> Place:
+        """The place of a row, and of the column of ``key`` when given."""
         column = self.column(key) if key else None
         if column is None and key:
             column = next((c for c in self.columns if c.key == key), None)
@@ -302,6 +311,7 @@ def _split_header(raw: str) -> tuple[str, str | None]:
 
 
 def _read_sheet(worksheet: Any, errors: list[tuple[Place, str]]) -> _Sheet:
+    """Read a worksheet: the first row is the header; empty rows are skipped."""
     name = str(worksheet.title)
     rows_iter = worksheet.iter_rows(values_only=True)
     header_row = next(rows_iter, None) or ()
@@ -378,6 +388,7 @@ def _normalise_code(name: str, strict: bool) -> str:
 
 
 def _unique(candidate: str, taken: set[str]) -> str:
+    """``candidate``, or with the first free `_2`, `_3`, ... suffix."""
     if candidate not in taken:
         return candidate
     number = 2
@@ -405,6 +416,8 @@ def _language_code(spec: str) -> str | None:
 
 @dataclass
 class _Item:
+    """One survey row, with what the importer learns about it on the way."""
+
     row: int
     values: dict[int, str]
     type_text: str
@@ -431,6 +444,8 @@ class _Item:
 
 @dataclass
 class _Choice:
+    """One row of the choices sheet."""
+
     row: int
     name: str
     labels: dict[str, str]
@@ -440,6 +455,8 @@ class _Choice:
 
 @dataclass
 class _List:
+    """A choice list, with its id and codes in our format."""
+
     name: str
     row: int
     choices: list[_Choice] = field(default_factory=list)
@@ -511,6 +528,7 @@ class _Texts:
                                   if not key.startswith(prefix)]
 
     def add(self, key: str, texts: Mapping[str, str], place: Place) -> None:
+        """Add the translations of one text; note the languages that lack it."""
         for lang, table in self.translations.items():
             text = texts.get(lang, "")
             if text:
@@ -538,9 +556,11 @@ class _Importer:
     # ---------------------------------------------------------------- helpers
 
     def error(self, place: Place, message: str) -> None:
+        """Record a problem that makes the import refuse, whatever the options."""
         self.errors.append((place, message))
 
     def note(self, place: Place, message: str) -> None:
+        """Record a report line: something adjusted or not imported."""
         self.report.append(ReportItem(place, message))
 
     def texts(self, sheet: _Sheet, values: Mapping[int, str], key: str) -> dict[str, str]:
@@ -562,6 +582,7 @@ class _Importer:
     # ---------------------------------------------------------------- languages and settings
 
     def resolve_languages(self, settings: dict[str, str]) -> None:
+        """Find the language code of every text column and the source language."""
         written: list[tuple[_Sheet, _Column]] = []
         has_plain = False
         for key in ("survey", "choices", "settings"):
@@ -613,6 +634,7 @@ class _Importer:
         self.languages.insert(0, self.source)
 
     def read_settings(self) -> dict[str, str]:
+        """The mapped settings of the first settings row; other settings are reported."""
         sheet = self.sheets.get("settings")
         if sheet is None or not sheet.rows:
             return {}
@@ -635,6 +657,7 @@ class _Importer:
     # ---------------------------------------------------------------- survey rows
 
     def read_items(self, survey: _Sheet) -> list[_Item]:
+        """One item per survey row that has a type, classified by that type."""
         for required_key in ("type", "name"):
             if survey.column(required_key) is None:
                 self.error(Place(survey.name, 1),
@@ -691,6 +714,7 @@ class _Importer:
                        f"'end {opener.block}'")
 
     def assign_names(self, survey: _Sheet, items: list[_Item]) -> dict[str, _Item]:
+        """Check names are present and unique; give each item its id in our format."""
         by_name: dict[str, _Item] = {}
         taken: set[str] = set()
         for item in items:
@@ -794,6 +818,7 @@ class _Importer:
         return lists
 
     def assign_codes(self, sheet: _Sheet, options: _List) -> None:
+        """Give each choice a valid, unique code; report every one that changes."""
         pattern = NAME_CODE_PATTERN if options.strict else CODE_PATTERN
         taken: set[str] = set()
         for choice in options.choices:
@@ -816,6 +841,7 @@ class _Importer:
 
     def translate_all(self, survey: _Sheet, items: list[_Item], by_name: dict[str, _Item],
                       lists: dict[str, _List]) -> None:
+        """Translate every expression of the form; record errors and what cannot map."""
         names = {name: item.ident for name, item in by_name.items()
                  if item.kind not in ("begin_group", "begin_repeat")}
         codes = {item.ident: lists[item.list_name].renamed for item in items
@@ -878,6 +904,7 @@ class _Importer:
                         value_types[item.ident] = item.value_type
 
     def refuse_expression(self, item: _Item, column: str, place: Place, message: str) -> None:
+        """Record an expression that cannot be mapped, and what skipping it drops."""
         if column in ("constraint", "required"):
             # Losing a validation rule keeps the question asked as before: only the rule goes.
             self.unsupported.append((place, message, "the rule is dropped"))
@@ -950,6 +977,7 @@ class _Importer:
                           "are not imported")
 
     def label_notes(self, survey: _Sheet, item: _Item, texts: Mapping[str, str]) -> None:
+        """Report labels that pipe answers in with ${name}, which the format shows as written."""
         for lang, text in texts.items():
             refs = references(text)
             if refs:
@@ -1024,6 +1052,7 @@ class _Importer:
         return data
 
     def rules(self, survey: _Sheet, item: _Item, texts: _Texts) -> list[dict[str, Any]]:
+        """The validation rules of a question: its constraint and a conditional required."""
         rules: list[dict[str, Any]] = []
         qid = item.ident
         if "constraint" in item.expressions:
@@ -1063,6 +1092,7 @@ class _Importer:
         return rules
 
     def appearance(self, survey: _Sheet, item: _Item, data: dict[str, Any]) -> None:
+        """Map the appearances the format has (dropdown, multiline); report the rest."""
         appearance = survey.get(item.values, "appearance")
         if not appearance:
             return
@@ -1290,6 +1320,7 @@ class _Importer:
         return Place(sheet.name, place.row, f"{column.key}::{lang}")
 
     def group_appearance(self, survey: _Sheet, item: _Item) -> None:
+        """Report group appearances other than field-list (every section is one page)."""
         appearance = survey.get(item.values, "appearance")
         ignored = [token for token in appearance.split() if token.lower()
                    not in _SECTION_APPEARANCES]
@@ -1300,10 +1331,12 @@ class _Importer:
     # ---------------------------------------------------------------- the whole import
 
     def problems(self, entries: Iterable[tuple[Place, str]]) -> list[Problem]:
+        """Problems in workbook order, naming the file and the place."""
         ordered = sorted(entries, key=lambda entry: (entry[0].sheet, entry[0].row or 0))
         return [Problem(self.file.name, str(place), None, message) for place, message in ordered]
 
     def run(self) -> tuple[dict[str, Any], dict[str, dict[str, str]], _RowMap]:
+        """The whole mapping: questionnaire data, translations by language, and row map."""
         survey = self.sheets.get("survey")
         if survey is None:
             raise XLSFormError([Problem(self.file.name, "", None,
@@ -1382,6 +1415,7 @@ def _conjunction(conditions: list[str]) -> str:
 
 
 def _dump(data: Any, path: Path) -> None:
+    """Write ``data`` as YAML (UTF-8, keys in the order given)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as stream:
         yaml.safe_dump(data, stream, sort_keys=False, allow_unicode=True, width=100)

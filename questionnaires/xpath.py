@@ -88,6 +88,7 @@ class _Token:
 
 
 def _tokenize(text: str) -> list[_Token]:
+    """Split an XPath expression into tokens, ending with an `end` token."""
     tokens: list[_Token] = []
     position = 0
     while position < len(text):
@@ -441,6 +442,7 @@ _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 
 def _normalise_number(text: str) -> str:
+    """A number as our language writes it (`.5` -> `0.5`, `5.` -> `5`)."""
     if text.startswith("."):
         text = "0" + text
     if text.endswith("."):
@@ -452,6 +454,7 @@ def _normalise_number(text: str) -> str:
 
 
 def _precedence(node: _Node) -> int:
+    """How tightly a node binds when printed in our language."""
     if isinstance(node, _Binary):
         return _PREC[node.op]
     if isinstance(node, _Not):
@@ -462,11 +465,13 @@ def _precedence(node: _Node) -> int:
 
 
 def _emit(node: _Node, min_prec: int = 0) -> str:
+    """Print a node, in brackets when it binds looser than ``min_prec``."""
     text = _emit_bare(node)
     return f"({text})" if _precedence(node) < min_prec else text
 
 
 def _emit_bare(node: _Node) -> str:
+    """Print a node in our language, without brackets around itself."""
     if isinstance(node, _Num):
         return node.text
     if isinstance(node, _Str):
