@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 from questionnaires.model import (
@@ -32,6 +34,10 @@ from questionnaires.translations import TextCatalog
 
 VariableKind = Literal["categorical", "multiple_flag", "integer", "decimal", "text", "ordinal"]
 
+#: Value labels of every ``multiple_flag`` variable. Fixed English: the format has no text key
+#: for them, since they belong to the data layout rather than to any questionnaire.
+FLAG_LABELS: Mapping[int, str] = MappingProxyType({1: "selected", 0: "not selected"})
+
 
 @dataclass(frozen=True)
 class Variable:
@@ -39,8 +45,8 @@ class Variable:
 
     ``relevance`` joins the section's and the question's ``relevant`` expressions (``None``
     when always asked); ``row_relevance`` is a grid's ``row_relevant``, evaluated with ``row``
-    set to ``row``. ``value_labels`` maps a stored value (an option code, or a scale level's
-    integer value) to its label.
+    set to ``row``. ``value_labels`` maps a stored value (an option code, a scale level's
+    integer value, or 1/0 of a ``multiple_flag``) to its label.
     """
 
     name: str
@@ -160,7 +166,7 @@ def _question_variables(
                                    profile=profile), *other]
         flags = [
             where.variable(f"{qid}_{code}", "multiple_flag", label=f"{text}: {label}",
-                           option=str(code), profile=profile)
+                           value_labels=dict(FLAG_LABELS), option=str(code), profile=profile)
             for code, label in labels.items()
         ]
         return [*flags, *other]

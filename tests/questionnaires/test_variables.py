@@ -31,7 +31,9 @@ def test_multiple_choice_flags(load_fixture: Loader) -> None:
     cost = variables[0]
     assert (cost.kind, cost.option, cost.question_id) == ("multiple_flag", "cost", "barriers")
     assert cost.label == "What keeps you from training more?: Cost"
+    assert cost.value_labels == {1: "selected", 0: "not selected"}
     assert variables[-1].kind == "text"
+    assert variables[-1].value_labels == {}
 
 
 def test_numbers_and_text(load_fixture: Loader) -> None:
