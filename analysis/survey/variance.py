@@ -187,8 +187,10 @@ def check_lonely(stages: Sequence[Stage], lonely_psu: str) -> None:
         if len(lonely):
             names = ", ".join(repr(stage.stratum_labels[h]) for h in lonely[:5])
             more = f" and {len(lonely) - 5} more" if len(lonely) > 5 else ""
+            which = "stratum" if len(lonely) == 1 else "strata"
+            verb = "has" if len(lonely) == 1 else "have"
             raise LonelyPSUError(
-                f"stratum {names}{more} has only one PSU at stage {number}; choose "
+                f"{which} {names}{more} {verb} one PSU only at stage {number}; choose "
                 "lonely_psu='adjust', 'average', 'remove' or 'certainty', or merge strata"
             )
 
