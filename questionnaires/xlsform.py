@@ -24,7 +24,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from questionnaires.errors import Problem, QuestionnaireError
 from questionnaires.expressions import parse
-from questionnaires.model import CODE_PATTERN, LANGUAGE_PATTERN, NAME_CODE_PATTERN
+from questionnaires.model import CODE_PATTERN, LANGUAGE_PATTERN, NAME_CODE_PATTERN, OTHER_CODE
 from questionnaires.xpath import (
     TranslationContext,
     UnknownReferenceError,
@@ -1117,7 +1117,7 @@ class _Importer:
             if not item.or_other or item.dropped:
                 continue
             options = lists[item.list_name or ""]
-            if any(choice.code == "other" for choice in options.choices):
+            if any(choice.code == OTHER_CODE for choice in options.choices):
                 item.or_other = False
                 self.note(survey.place(item.row, "type"),
                           f"the list {options.name!r} has its own choice 'other'; or_other is "
