@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -207,6 +208,14 @@ class GregStep(CalibrationStep):
         rank = int(np.sum(diag > (diag[0] if diag.size else 0.0) * 1e-7)) if diag.size else 0
         return cls(q=np.ascontiguousarray(q[:, :rank]), w=g * whalf, **diagnostics)
 
+    @cached_property
+    def _operators(self) -> tuple[FloatArray, FloatArray]:
+        """``(Q / w)'`` of shape ``(r, n)`` and ``w * Q`` of shape ``(n, r)``, built once.
+
+        Units with ``w == 0`` have zero weighted scores, so any finite divisor will do."""
+        w = np.where(self.w == 0, 1.0, self.w)[:, None]
+        return np.ascontiguousarray((self.q / w).T), self.q * w
+
     def residualize(self, x: FloatArray) -> FloatArray:
         """``qr.resid(qr, x / w) * w`` for weighted scores ``x`` (see the class docstring).
 
@@ -221,10 +230,8 @@ class GregStep(CalibrationStep):
         """
         arr, flat = _as_2d(x)
         # x - w * Q Q'(x / w), as two thin matrix products: (Q / w)' x, then (w * Q) @ that.
-        # Units with w == 0 have x == 0 (weighted scores), so any finite divisor will do.
-        w = np.where(self.w == 0, 1.0, self.w)[:, None]
-        coef = (self.q / w).T @ arr  # (r, k)
-        out = _subtract_low_rank(arr, self.q * w, coef)
+        reduce, spread = self._operators
+        out = _subtract_low_rank(arr, spread, reduce @ arr)
         return out[:, 0] if flat else out
 
 
@@ -254,6 +261,19 @@ class PostStratificationStep(CalibrationStep):
     old_weights: FloatArray = field(default_factory=lambda: np.zeros(0))
     new_weights: FloatArray = field(default_factory=lambda: np.zeros(0))
 
+    @cached_property
+    def _operators(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """Cell-mean operator ``(L, n)`` and spreading operator ``(n, L)``, built once."""
+        psw = self.new_weights.copy()
+        oldw = self.old_weights
+        # R sets psw to 1 where both weights are zero, so those units contribute 0, not NaN.
+        psw[(psw == 0) & (oldw == 0)] = 1.0
+        g = indicator_matrix(self.cells, self.n_cells)
+        old_sums = np.asarray(g @ oldw).reshape(-1)
+        old_sums = np.where(old_sums == 0, 1.0, old_sums)
+        reduce = (sp.diags(1.0 / old_sums) @ g @ sp.diags(oldw / psw)).tocsr()
+        return reduce, (g @ sp.diags(psw)).T.tocsr()
+
     def residualize(self, x: FloatArray) -> FloatArray:
         """Remove post-stratum means from weighted scores (see the class docstring).
 
@@ -267,15 +287,8 @@ class PostStratificationStep(CalibrationStep):
         numpy.ndarray, shape (n, k)
         """
         arr, flat = _as_2d(x)
-        psw = self.new_weights.copy()
-        oldw = self.old_weights
-        # R sets psw to 1 where both weights are zero, so those units contribute 0, not NaN.
-        psw[(psw == 0) & (oldw == 0)] = 1.0
-        g = indicator_matrix(self.cells, self.n_cells)
-        old_sums = np.asarray(g @ oldw).reshape(-1)
-        old_sums = np.where(old_sums == 0, 1.0, old_sums)
-        means = (sp.diags(1.0 / old_sums) @ g @ sp.diags(oldw / psw)) @ arr  # (L, k)
-        out = _subtract_low_rank(arr, (g @ sp.diags(psw)).T.tocsr(), means)
+        reduce, spread = self._operators
+        out = _subtract_low_rank(arr, spread, reduce @ arr)
         return out[:, 0] if flat else out
 
 
@@ -314,10 +327,10 @@ class RakingStep(CalibrationStep):
     margin_weights: tuple[FloatArray, ...] = ()
     sweeps: int = RAKING_VARIANCE_SWEEPS
 
-    def _operators(
-        self,
-    ) -> tuple[list[sp.csr_matrix], list[FloatArray], list[list[FloatArray]]]:
-        """Sparse mean operators ``A_m``, safe weights and the small ``B_ml`` matrices."""
+    @cached_property
+    def _operators(self) -> tuple[sp.csr_matrix, list[list[FloatArray]], sp.csr_matrix]:
+        """The reducing operator (stacked ``A_m``), the ``B_ml`` blocks and the spreading
+        operator ``[diag(psw_1) G_1', ..., diag(psw_M) G_M']``, built once per step."""
         psws = [np.where(p == 0, 1.0, p) for p in self.margin_weights]
         indicators = [
             indicator_matrix(c, nl)
@@ -325,10 +338,12 @@ class RakingStep(CalibrationStep):
         ]
         counts = [np.asarray(g.sum(axis=1)).reshape(-1) for g in indicators]
         inv_counts = [1.0 / np.where(c == 0, 1.0, c) for c in counts]
-        means = [
-            sp.diags(ic) @ g @ sp.diags(1.0 / p)
-            for g, ic, p in zip(indicators, inv_counts, psws, strict=True)
-        ]
+        reduce = sp.vstack(
+            [
+                sp.diags(ic) @ g @ sp.diags(1.0 / p)
+                for g, ic, p in zip(indicators, inv_counts, psws, strict=True)
+            ]
+        ).tocsr()
         cross = [
             [
                 np.asarray(
@@ -343,7 +358,8 @@ class RakingStep(CalibrationStep):
             ]
             for a in range(len(indicators))
         ]
-        return means, psws, cross
+        spread = sp.hstack([sp.diags(p) @ g.T for g, p in zip(indicators, psws, strict=True)])
+        return reduce, cross, spread.tocsr()
 
     def residualize(self, x: FloatArray) -> FloatArray:
         """Ten backfitting sweeps of group-mean removal (see the class docstring).
@@ -358,10 +374,10 @@ class RakingStep(CalibrationStep):
         numpy.ndarray, shape (n, k)
         """
         arr, flat = _as_2d(x)
-        means, psws, cross = self._operators()
-        n_margins = len(means)
-        # One sparse pass over x for all margins: the group means of x / psw_m.
-        stacked = sp.vstack(means).tocsr() @ arr  # (sum L_m, k)
+        reduce, cross, spread = self._operators
+        n_margins = len(cross)
+        # One sparse pass over x for all margins: the group means of x / psw_m ...
+        stacked = reduce @ arr  # (sum L_m, k)
         offsets = np.cumsum([0, *self.margin_levels])
         base = [stacked[offsets[m] : offsets[m + 1]] for m in range(n_margins)]
         totals = [np.zeros_like(b) for b in base]  # accumulated corrections C_m
@@ -372,17 +388,6 @@ class RakingStep(CalibrationStep):
                     c -= cross[m][ell] @ totals[ell]
                 totals[m] += c
         # ... and one sparse pass back: x - sum_m diag(psw_m) G_m' C_m.
-        n = arr.shape[0]
-        spread = sp.csr_matrix(
-            (
-                np.concatenate(psws),
-                (
-                    np.tile(np.arange(n), n_margins),
-                    np.concatenate([c + offsets[m] for m, c in enumerate(self.margin_codes)]),
-                ),
-            ),
-            shape=(n, int(offsets[-1])),
-        )
         out = _subtract_low_rank(arr, spread, np.vstack(totals))
         return out[:, 0] if flat else out
 
