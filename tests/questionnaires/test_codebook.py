@@ -241,3 +241,38 @@ def test_long_value_lists_point_to_values_sheet(folder: Path, tmp_path: Path) ->
     chain_values = [r for r in _records(workbook["values"]) if r["variable"] == "chain"]
     assert [r["value"] for r in chain_values][:2] == ["c0", "c1"]
     assert len(chain_values) == 25
+
+
+REFERENCE = Path(__file__).parents[2] / "questionnaires" / "automotive-skills"
+
+
+def test_reference_questionnaire_codebook(tmp_path: Path) -> None:
+    from questionnaires.variables import questionnaire_variables
+
+    out = tmp_path / "automotive.xlsx"
+    write_codebook(REFERENCE, out, lang="fr")
+    questionnaire = load_questionnaire(REFERENCE)
+    variables = questionnaire_variables(questionnaire, "fr")
+    workbook = load_workbook(out, read_only=True)
+    names = [row[0] for row in workbook["variables"].iter_rows(min_row=2, values_only=True)]
+    assert names == [variable.name for variable in variables]
+    labels = [row[1] for row in workbook["variables"].iter_rows(min_row=2, values_only=True)]
+    assert labels == [variable.label for variable in variables]
+    workbook.close()
+
+
+def test_codebook_of_an_imported_xlsform(tmp_path: Path) -> None:
+    from questionnaires.xlsform import import_xlsform
+
+    folder = tmp_path / "imported"
+    import_xlsform(Path(__file__).parent / "xlsform_fixtures" / "mapped.xlsx", folder,
+                   skip_unsupported=False)
+    out = tmp_path / "imported.xlsx"
+    write_codebook(folder, out, lang="de")
+    records = {r["variable"]: r for r in _records(load_workbook(out)["variables"])}
+    assert records["barriers_time"]["label"] == "Hindernisse?: Zeit"
+    assert records["barriers_other"]["label"] == "Hindernisse?: Welches andere Hindernis?"
+    assert records["size_class"]["type"] == "text"
+    assert records["lost_days"]["relevance"] == (
+        "(employees > 0) and (selected(barriers, 'time') and employees / 10 > 1)"
+    )
