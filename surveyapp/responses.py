@@ -221,10 +221,14 @@ def save_page(
 
 def check_complete(questionnaire: Questionnaire, answers: Mapping[str, Any]) -> None:
     """Raise IncompleteResponse naming the first relevant page that breaks a rule."""
+    violations = rules.validate_response(questionnaire, dict(answers))
+    if not violations:
+        return
     for section in relevant_sections(questionnaire, answers):
-        violations = page_violations(questionnaire, section.id, answers)
-        if violations:
-            raise IncompleteResponse(section.id, violations)
+        on_page = page_violations(questionnaire, section.id, answers)
+        if on_page:
+            raise IncompleteResponse(section.id, on_page)
+    raise IncompleteResponse(questionnaire.sections[0].id, violations)
 
 
 def submit(db: Session, response: Response, *, now: dt.datetime | None = None) -> bool:

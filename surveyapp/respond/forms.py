@@ -114,13 +114,16 @@ class IntegerAnswerField(AnswerField):
 class DecimalAnswerField(AnswerField):
     """A number; a decimal comma is accepted as well as a decimal point."""
 
-    def parse(self, text: str) -> float:
-        """The number typed, or a clear message."""
+    def parse(self, text: str) -> int | float:
+        """The number typed (whole when typed without decimals), or a clear message."""
         cleaned = _NUMBER_SPACES.sub("", text).replace(",", ".")
         if len(cleaned) > _MAX_NUMBER_CHARS or not re.fullmatch(
             r"[+-]?(\d+(\.\d*)?|\.\d+)", cleaned
         ):
             raise ValueError(_l("Enter a number, for example 12.5."))
+        if re.fullmatch(r"[+-]?\d+", cleaned):
+            # "60" is a whole number: stored as int, so "at most 0 decimals" holds for it.
+            return int(cleaned)
         value = float(cleaned)
         if not math.isfinite(value):
             raise ValueError(_l("Enter a number, for example 12.5."))
