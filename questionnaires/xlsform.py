@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -364,9 +365,15 @@ def _read_workbook(file: Path) -> dict[str, _Sheet]:
 # --------------------------------------------------------------------------- names and codes
 
 
+def _ascii(text: str) -> str:
+    """Text with accents taken off letters (`Größe` -> `Große`, `café` -> `cafe`)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
 def _normalise_id(name: str) -> str:
     """A deterministic identifier ([a-z][a-z0-9_]*) for an XLSForm name."""
-    text = re.sub(r"[^a-z0-9_]+", "_", name.strip().lower()).strip("_")
+    text = re.sub(r"[^a-z0-9_]+", "_", _ascii(name).strip().lower()).strip("_")
     text = re.sub(r"_{2,}", "_", text)
     if not text:
         text = "q"
@@ -380,9 +387,9 @@ def _normalise_id(name: str) -> str:
 def _normalise_code(name: str, strict: bool) -> str:
     """A deterministic option code; ``strict`` codes become part of variable names."""
     if strict:
-        text = re.sub(r"[^a-z0-9_]+", "_", name.strip().lower()).strip("_")
+        text = re.sub(r"[^a-z0-9_]+", "_", _ascii(name).strip().lower()).strip("_")
     else:
-        text = re.sub(r"[^A-Za-z0-9_.\-]+", "_", name.strip())
+        text = re.sub(r"[^A-Za-z0-9_.\-]+", "_", _ascii(name).strip())
         text = re.sub(r"^[^A-Za-z0-9]+", "", text)
     return text or "code"
 

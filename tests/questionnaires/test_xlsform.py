@@ -255,9 +255,14 @@ def test_colliding_names_are_made_unique(form: Callable[[Sheets], Path], tmp_pat
     file = form({"survey": [["type", "name", "label"],
                             ["integer", "Age", "Age?"],
                             ["integer", "age", "Age again?"],
-                            ["integer", "2nd", "Second?"]]})
+                            ["integer", "2nd", "Second?"],
+                            ["integer", "Größe", "Size?"],
+                            ["select_multiple l", "Café-Besuch", "Visits?"]],
+                 "choices": [["list_name", "name", "label"], ["l", "Oui, très", "Yes"]]})
     questionnaire, report = _import(file, tmp_path / "out")
-    assert list(_questions(questionnaire)) == ["age", "age_2", "q_2nd"]
+    assert list(_questions(questionnaire)) == ["age", "age_2", "q_2nd", "gro_e", "cafe_besuch"]
+    options = questionnaire.option_lists["l"]
+    assert isinstance(options, list) and [o.code for o in options] == ["oui_tres"]
     assert "survey row 3, column name (B): the name 'age' is not a valid id; imported as " \
         "'age_2'" in report.lines()
 
@@ -394,6 +399,8 @@ MALFORMED: list[tuple[str, Sheets, str]] = [
      "survey row 1, column Label (D): the column appears twice (also C)"),
     ("bad type", {"survey": [["type", "name", "label"], ["select_one", "a", "A?"]]},
      "survey row 2, column type (A): select_one needs a list name"),
+    ("empty survey", {"survey": [["type", "name", "label"]]},
+     "survey sheet: no question is left to import"),
     ("calculate without calculation", {"survey": [["type", "name", "calculation"],
                                                   ["calculate", "c", None]]},
      "survey row 2, column calculation (C): the calculate 'c' has no calculation"),
