@@ -455,6 +455,9 @@ def check_model_matrix(x: FloatArray, d: FloatArray, term_names: Sequence[str]) 
     import scipy.linalg
 
     xs = x * np.sqrt(d)[:, None]
+    # Unit-norm columns make the rank test independent of the variables' units.
+    norms = np.linalg.norm(xs, axis=0)
+    xs = xs / np.where(norms == 0, 1.0, norms)[None, :]
     _, r, piv = scipy.linalg.qr(xs, mode="economic", pivoting=True)
     diag = np.abs(np.diag(r))
     if diag.size == 0:

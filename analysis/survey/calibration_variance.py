@@ -201,11 +201,16 @@ class GregStep(CalibrationStep):
         GregStep
         """
         whalf = np.sqrt(d)
-        q, r, piv = scipy.linalg.qr(x * whalf[:, None], mode="economic", pivoting=True)
+        xs = x * whalf[:, None]
+        # Unit-norm columns: the column space is unchanged, and the rank test below becomes
+        # scale-free like R's LINPACK qr (an auxiliary in millions beside 0/1 dummies).
+        norms = np.linalg.norm(xs, axis=0)
+        xs = xs / np.where(norms == 0, 1.0, norms)[None, :]
+        q, r, _ = scipy.linalg.qr(xs, mode="economic", pivoting=True)
         diag = np.abs(np.diag(r))
         # qr.resid projects on the column space; a rank-deficient basis would project on a
-        # larger space than R's (LINPACK qr with its own rank tolerance), so keep the rank.
-        rank = int(np.sum(diag > (diag[0] if diag.size else 0.0) * 1e-7)) if diag.size else 0
+        # larger space than R's (qr with tolerance 1e-7), so keep only the rank's columns.
+        rank = int(np.sum(diag > diag[0] * 1e-7)) if diag.size else 0
         return cls(q=np.ascontiguousarray(q[:, :rank]), w=g * whalf, **diagnostics)
 
     @cached_property

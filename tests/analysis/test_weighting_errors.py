@@ -245,3 +245,20 @@ def test_replicate_designs_are_trimmed_column_by_column() -> None:
     np.testing.assert_allclose(
         out._w, reference()["apistrat"]["trim_strict"]["weights"], rtol=1e-12
     )
+
+
+def test_units_of_a_numeric_auxiliary_do_not_matter() -> None:
+    # api99 in billionths: the rank checks are scale-free, weights and SEs are unchanged.
+    df = api("apiclus1")
+    df["api99_big"] = df["api99"] * 1e9
+    design = SurveyDesign(df, weights="pw", psu="dnum", fpc="fpc")
+    targets = calibration_targets("apiclus1")
+    big = {k: v for k, v in targets.items() if k != "api99"}
+    big["api99_big"] = targets["api99"] * 1e9
+    small_cal, big_cal = design.calibrate(targets), design.calibrate(big)
+    expected = reference()["apiclus1"]["calibrate_linear"]
+    np.testing.assert_allclose(big_cal.weights, expected["weights"], rtol=1e-9)
+    se_small = small_cal.mean("api00")["se"].iloc[0]
+    se_big = big_cal.mean("api00")["se"].iloc[0]
+    assert se_big == pytest.approx(se_small, rel=1e-9)
+    assert se_small == pytest.approx(float(np.ravel(expected["mean_api00"]["se"])[0]), rel=1e-8)
