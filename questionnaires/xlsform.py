@@ -591,7 +591,7 @@ class _Importer:
     def resolve_languages(self, settings: dict[str, str]) -> None:
         """Find the language code of every text column and the source language."""
         written: list[tuple[_Sheet, _Column]] = []
-        has_plain = False
+        plain: Place | None = None
         for key in ("survey", "choices", "settings"):
             sheet = self.sheets.get(key)
             if sheet is None:
@@ -600,7 +600,8 @@ class _Importer:
                 if column.key not in _TEXT_COLUMNS or column.key in _MEDIA_COLUMNS:
                     continue
                 if column.lang is None:
-                    has_plain = has_plain or column.key in ("label", "hint")
+                    if plain is None and column.key in ("label", "hint"):
+                        plain = Place(sheet.name, 1, column.header, column.letter)
                 else:
                     written.append((sheet, column))
         for sheet, column in written:
@@ -624,11 +625,10 @@ class _Importer:
                 self.error(place, f"cannot tell the language code of {default!r}")
                 return
             self.source = code
-        elif self.languages and has_plain:
-            survey = self.sheets["survey"]
-            self.error(survey.place(1, "label"),
-                       "the form has plain 'label' columns and language columns, but settings "
-                       "names no default_language: say which language the plain columns are in")
+        elif self.languages and plain is not None:
+            self.error(plain, "the form has plain text columns and language columns, but "
+                              "settings names no default_language: say which language the "
+                              "plain columns are in")
             return
         elif self.languages:
             self.source = self.languages[0]

@@ -395,6 +395,11 @@ MALFORMED: list[tuple[str, Sheets, str]] = [
      "choices row 3, column name (B): the choice 'yes' is already in list 'yn' (row 2)"),
     ("unknown language", {"survey": [["type", "name", "label::Klingon"], ["text", "a", "A?"]]},
      "survey row 1, column label::Klingon (C): cannot tell the language code of 'Klingon'"),
+    ("plain and language columns without default_language",
+     {"survey": [["type", "name", "label::English (en)"], ["select_one l", "a", "A?"]],
+      "choices": [["list_name", "name", "label"], ["l", "x", "X"]]},
+     "choices row 1, column label (C): the form has plain text columns and language columns, "
+     "but settings names no default_language"),
     ("duplicate column", {"survey": [["type", "name", "label", "Label"], ["text", "a", "A?", "B"]]},
      "survey row 1, column Label (D): the column appears twice (also C)"),
     ("bad type", {"survey": [["type", "name", "label"], ["select_one", "a", "A?"]]},
