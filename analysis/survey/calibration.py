@@ -616,7 +616,8 @@ def generalized_raking_weights(
     Moore-Penrose inverse (R's ``MASS::ginv`` with tolerance ``256 eps``), halving the step
     while ``g`` is not finite. Convergence: every ``|misfit_k| / (1 + |t_k|) < tol``. As in
     R, the base weights are first rescaled by the mean of ``t_x / \\hat t_x`` when every ratio
-    exceeds 20, and the factor is folded back into ``g``.
+    exceeds 20, and the factor is folded back into ``g`` (so, as in R, the bounds then apply
+    to the g-weights relative to the rescaled base weights).
 
     All weight columns are solved together (batched Newton steps); a column stops moving once
     it has converged, so each column follows exactly the path R takes for it.

@@ -631,12 +631,12 @@ def calibration_model_matrix(
             if var not in df.columns:
                 raise WeightingError(f"calibration variable {var!r}: no such column in the data")
             col = df[var]
-            if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-                if not pd.api.types.is_bool_dtype(col):
-                    raise WeightingError(
-                        f"calibration variable {var!r} is not numeric; give its level totals "
-                        f"as '{var}[level]'"
-                    )
+            # Booleans count as 0/1 (numeric to pandas as well).
+            if not pd.api.types.is_numeric_dtype(col):
+                raise WeightingError(
+                    f"calibration variable {var!r} is not numeric; give its level totals "
+                    f"as '{var}[level]'"
+                )
             values = col.to_numpy(dtype=np.float64, na_value=np.nan)
             if np.isnan(values).any():
                 raise WeightingError(

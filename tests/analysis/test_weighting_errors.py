@@ -262,3 +262,15 @@ def test_units_of_a_numeric_auxiliary_do_not_matter() -> None:
     se_big = big_cal.mean("api00")["se"].iloc[0]
     assert se_big == pytest.approx(se_small, rel=1e-9)
     assert se_small == pytest.approx(float(np.ravel(expected["mean_api00"]["se"])[0]), rel=1e-8)
+
+
+def test_unusable_calibration_variables_are_named(clus1: SurveyDesign) -> None:
+    with pytest.raises(WeightingError, match=r"'stype' is not numeric.*'stype\[level\]'"):
+        clus1.calibrate({"(Intercept)": 6194.0, "stype": 755.0})
+    with pytest.raises(WeightingError, match=r"'nosuch': no such column"):
+        clus1.calibrate({"(Intercept)": 6194.0, "nosuch": 1.0})
+    df = api("apiclus1")
+    df.loc[7, "api99"] = np.nan
+    design = ArrayDesign(df, df["pw"].to_numpy(dtype=float))
+    with pytest.raises(WeightingError, match=r"'api99' has 1 missing value"):
+        weighting.calibrate(design, calibration_targets("apiclus1"))
