@@ -1021,6 +1021,10 @@ class _Importer:
             if hints.get(self.source):
                 data["help"] = hints[self.source]
                 texts.add(f"question.{qid}.help", hints, survey.place(item.row, "hint"))
+            elif hints:
+                self.note(survey.place(item.row, "hint"),
+                          f"the hint has no text in the source language {self.source!r}; "
+                          "not imported")
         self.appearance(survey, item, data)
         if item.list_name:
             options = lists[item.list_name]

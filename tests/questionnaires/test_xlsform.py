@@ -239,14 +239,18 @@ def test_headers_and_sheet_names_are_case_insensitive(form: Callable[[Sheets], P
 def test_incomplete_language_is_not_listed(form: Callable[[Sheets], Path],
                                            tmp_path: Path) -> None:
     file = form({
-        "survey": [["type", "name", "label::English (en)", "label::Deutsch (de)"],
-                   ["text", "a", "A?", "A?"],
-                   ["text", "b", "B?", None]],
+        "survey": [["type", "name", "label::English (en)", "label::Deutsch (de)",
+                    "hint::Deutsch (de)"],
+                   ["text", "a", "A?", "A?", "Nur deutsch"],
+                   ["text", "b", "B?", None, None]],
         "settings": [["form_id", "form_title", "default_language"], ["gaps", "Gaps", "en"]],
     })
     questionnaire, report = _import(file, tmp_path / "out")
     assert questionnaire.languages == ["en"]
     assert questionnaire.translations["de"]["question.a.text"] == "A?"
+    assert _questions(questionnaire)["a"].help is None
+    assert ("survey row 2, column hint::Deutsch (de) (E): the hint has no text in the source "
+            "language 'en'; not imported") in report.lines()
     assert any("1 text(s) have no de translation (survey row 3, column label::Deutsch (de) "
                "(D))" in line for line in report.lines())
 
