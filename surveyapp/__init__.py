@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,7 +37,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, instance/config.py, SKILLSGAP_* environment, then test_config."""
-    app = Flask(__name__, instance_relative_config=True)
+    # The instance folder (instance/config.py, the SQLite file, the development secret) may
+    # live elsewhere in a deployment; it is the one setting needed before any config is read.
+    instance_path = os.environ.get("SKILLSGAP_INSTANCE_PATH") or None
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     config_module.apply_defaults(app)
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("SKILLSGAP")
