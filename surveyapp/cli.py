@@ -126,23 +126,20 @@ def serve_command(host: str, port: int, workers: int) -> None:
             return _app()
 
     app = _app()
-    _print_welcome(app)
+    _print_welcome(app, f"http://{host}:{port}")
     _engine(app).dispose()
     Server().run()
 
 
-def _print_welcome(app: Any) -> None:
+def _print_welcome(app: Any, address: str) -> None:
+    """Where the app listens and, for a demo database, its logins and open links."""
     from surveyapp.demo import load_credentials
 
-    click.echo(f"Serving on http://{_display_host(app)}")
     report = load_credentials(Path(app.instance_path), app.config["DATABASE_URL"])
     if report is not None:
         for line in report.lines():
             click.echo(line)
-
-
-def _display_host(app: Any) -> str:
-    return _base_url(app).split("://", 1)[-1]
+    click.echo(f"Serving on {address} (sign in at {address}/auth/login; Ctrl+C stops)")
 
 
 # ------------------------------------------------------------------------------ demo

@@ -350,3 +350,19 @@ def question_field_names(q: Questionnaire, question: QuestionType) -> list[str]:
     """The field names carrying a question's answer (first one is where an error links)."""
     builder = BUILDERS.get(question.type)
     return list(builder(q, question)) if builder is not None else []
+
+
+def formdata_for(q: Questionnaire, section: Section, answers: Mapping[str, Any]
+                 ) -> dict[str, str | list[str]]:
+    """The form fields a browser posts for these answers of a page (tests, load drivers)."""
+    data: dict[str, str | list[str]] = {}
+    for name, value in initial_data(q, section, answers).items():
+        if value is None:
+            continue
+        if isinstance(value, list):
+            data[name] = [str(code) for code in value]
+        elif isinstance(value, float) and value.is_integer():
+            data[name] = str(int(value))
+        else:
+            data[name] = str(value)
+    return data
