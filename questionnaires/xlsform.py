@@ -444,6 +444,8 @@ class _Item:
     #: required), each with the XLSForm names it refers to.
     expressions: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
     value_type: str = "text"
+    #: Inclusive bounds of a numeric question, when its constraint is only bounds.
+    bounds: tuple[str | None, str | None] | None = None
     required: bool = False
     other_text_of: _Item | None = None
     other_text: _Item | None = None
@@ -904,6 +906,8 @@ class _Importer:
                                            f"{note.row}), a note, which has no answer")
                     continue
                 item.expressions[column] = (translation.text, translation.references)
+                if column == "constraint":
+                    item.bounds = translation.bounds
                 if column == "calculation":
                     item.value_type = translation.value_type
                     if item.value_type != "text":
@@ -1040,6 +1044,8 @@ class _Importer:
                                   survey.place(item.other_text.row, "label"))
             if "choice_filter" in item.expressions:
                 data["choice_filter"] = item.expressions["choice_filter"][0]
+        if item.qtype in ("integer", "decimal") and "constraint" in item.expressions:
+            data.update(_numeric_bounds(item.qtype, item.bounds))
         if item.qtype not in ("note", "calculated"):
             if item.required:
                 data["required"] = True
@@ -1416,6 +1422,25 @@ class _RowMap:
         if match and match.group(0) in self.choices:
             return Place(self.choices_sheet, self.choices[match.group(0)])
         return None
+
+
+def _numeric_bounds(qtype: str, bounds: tuple[str | None, str | None] | None) -> dict[str, Any]:
+    """`min`/`max` of a numeric question from a constraint that only bounds it."""
+    if bounds is None:
+        return {}
+    found: dict[str, Any] = {}
+    for key, text in zip(("min", "max"), bounds, strict=True):
+        if text is None:
+            continue
+        value = float(text)
+        if qtype == "integer":
+            if not value.is_integer():
+                # An integer bounded by 1.5 has no exact integer bound of the same meaning.
+                return {}
+            found[key] = int(value)
+        else:
+            found[key] = value
+    return found
 
 
 def _conjunction(conditions: list[str]) -> str:

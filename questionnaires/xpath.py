@@ -63,6 +63,9 @@ class Translation:
     references: frozenset[str]
     #: The value type the expression yields (text, integer or decimal; text when unsure).
     value_type: str = "text"
+    #: For a constraint that only bounds the question (`. >= 0 and . <= 100`): the inclusive
+    #: lower and upper bound as written (None where there is none); else None.
+    bounds: tuple[str | None, str | None] | None = None
 
 
 # --------------------------------------------------------------------------- tokens
@@ -514,7 +517,47 @@ def translate(text: str, context: TranslationContext) -> Translation:
     except ExpressionError as exc:
         raise XPathTranslationError(f"not expressible in the rule language: {exc}") from exc
     return Translation(canonical, frozenset(parser.references),
-                       _value_type(node, context.value_types))
+                       _value_type(node, context.value_types), _bounds(node))
+
+
+def _bounds(node: _Node) -> tuple[str | None, str | None] | None:
+    """Inclusive bounds when the expression is only `.` compared with numbers (>=, <=)."""
+    lower: str | None = None
+    upper: str | None = None
+    pending = [node]
+    while pending:
+        part = pending.pop()
+        if isinstance(part, _Binary) and part.op == "and":
+            pending.extend((part.left, part.right))
+            continue
+        if not isinstance(part, _Binary) or part.op not in (">=", "<="):
+            return None
+        op, left, right = part.op, part.left, part.right
+        if isinstance(left, _Num | _Neg) and isinstance(right, _Ref):
+            op, left, right = _FLIP[op], right, left
+        if not (isinstance(left, _Ref) and left.xls_name == ""):
+            return None
+        number = _number_text(right)
+        if number is None:
+            return None
+        if op == ">=":
+            if lower is not None:
+                return None
+            lower = number
+        else:
+            if upper is not None:
+                return None
+            upper = number
+    return lower, upper
+
+
+def _number_text(node: _Node) -> str | None:
+    """The text of a number literal, negative ones included; None for anything else."""
+    if isinstance(node, _Num):
+        return node.text
+    if isinstance(node, _Neg) and isinstance(node.operand, _Num):
+        return f"-{node.operand.text}"
+    return None
 
 
 def references(text: str) -> list[str]:

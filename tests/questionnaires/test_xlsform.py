@@ -104,7 +104,11 @@ def test_question_types_and_keys(mapped: tuple[Questionnaire, ImportReport, Path
     assert country.options == "countries"
     employees = questions["employees"]
     assert isinstance(employees, IntegerQuestion) and employees.required
-    assert isinstance(questions["lost_days"], DecimalQuestion)
+    # A constraint that only bounds the answer also gives min and max.
+    assert (employees.min, employees.max) == (1, 1000000)
+    lost_days = questions["lost_days"]
+    assert isinstance(lost_days, DecimalQuestion)
+    assert (lost_days.min, lost_days.max) == (None, 365.0)
     comments = questions["comments"]
     assert isinstance(comments, TextQuestion) and comments.multiline
     assert isinstance(questions["thanks"], NoteQuestion)

@@ -166,3 +166,17 @@ def test_any_input_translates_or_fails_cleanly(text: str) -> None:
         return
     # Whatever is translated is valid in our language.
     assert str(parse(result.text)) == result.text
+
+
+@pytest.mark.parametrize(("xpath", "bounds"), [
+    (". >= 0 and . <= 100", ("0", "100")),
+    ("-5 <= .", ("-5", None)),
+    (". <= 2.5", (None, "2.5")),
+    (". > 0", None),
+    (". >= 0 and . >= 1", None),
+    (". >= 0 or . <= 100", None),
+    (". >= ${age}", None),
+    ("${age} >= 0", None),
+])
+def test_bounds(xpath: str, bounds: tuple[str | None, str | None] | None) -> None:
+    assert translate(xpath, CONTEXT).bounds == bounds
