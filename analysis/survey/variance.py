@@ -78,6 +78,10 @@ class Stage:
         which ``lonely_psu="average"`` averages.
     stratum_labels : list of str
         Human-readable name of each stratum for error messages.
+    row_order : numpy.ndarray
+        ``(n,)`` rows sorted by unit (stable), for summing dense blocks by unit.
+    unit_starts : numpy.ndarray
+        ``(n_units,)`` first position of each unit in ``row_order``.
     """
 
     strata: np.ndarray
@@ -91,6 +95,8 @@ class Stage:
     stratum_certain: np.ndarray
     stratum_group: np.ndarray
     stratum_labels: list[str]
+    row_order: np.ndarray
+    unit_starts: np.ndarray
 
     @property
     def lonely(self) -> np.ndarray:
@@ -159,6 +165,8 @@ def make_stage(
         stratum_certain=certain,
         stratum_group=groups,
         stratum_labels=list(labels),
+        row_order=np.argsort(units, kind="stable"),
+        unit_starts=np.searchsorted(np.sort(units), np.arange(n_units)),
     )
 
 
@@ -195,8 +203,30 @@ def check_lonely(stages: Sequence[Stage], lonely_psu: str) -> None:
             )
 
 
+def _unit_totals_dense(z: np.ndarray, stage: Stage) -> np.ndarray:
+    """``(G, b)`` totals of the rows of each unit: one gather and one segmented sum."""
+    if stage.n_units == z.shape[0] and np.array_equal(stage.units, np.arange(z.shape[0])):
+        return z
+    return np.add.reduceat(z[stage.row_order], stage.unit_starts, axis=0)
+
+
+def _unit_indicator_t(stage: Stage) -> sp.csr_matrix:
+    """``(G, n)`` sparse indicator of the rows of each unit."""
+    n = len(stage.units)
+    return sp.csr_matrix((np.ones(n), (stage.units, np.arange(n))), shape=(stage.n_units, n))
+
+
+def _dense_columns(scores: sp.csc_matrix, start: int, stop: int) -> np.ndarray:
+    """Columns ``start:stop`` of a canonical CSC matrix as a C-ordered dense block."""
+    lo, hi = scores.indptr[start], scores.indptr[stop]
+    block = np.zeros((scores.shape[0], stop - start))
+    cols = np.repeat(np.arange(stop - start), np.diff(scores.indptr[start : stop + 1]))
+    block[scores.indices[lo:hi], cols] = scores.data[lo:hi]
+    return block
+
+
 def _stage_blocks(
-    z: np.ndarray, stage: Stage, lonely_psu: str, multiplier: np.ndarray | None,
+    totals: np.ndarray, stage: Stage, lonely_psu: str, multiplier: np.ndarray | None,
     average_groups: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Centred unit totals of one stage, their weights and the averaging factor.
@@ -212,14 +242,6 @@ def _stage_blocks(
     lonely : numpy.ndarray
         ``(H,)`` bool, the lonely strata.
     """
-    n = z.shape[0]
-    if stage.n_units == n and np.array_equal(stage.units, np.arange(n)):
-        totals = z
-    else:
-        indicator = sp.csr_matrix(
-            (np.ones(n), (stage.units, np.arange(n))), shape=(stage.n_units, n)
-        )
-        totals = np.asarray(indicator @ z)
     by_stratum = sp.csr_matrix(
         (np.ones(stage.n_units), (stage.unit_stratum, np.arange(stage.n_units))),
         shape=(stage.n_strata, stage.n_units),
@@ -308,7 +330,17 @@ def taylor_variance(
     Särndal, C.-E. (1992). Calibration estimators in survey sampling. *JASA* 87, 376-382.
     """
     n, k = scores.shape
-    sparse_scores = sp.csc_matrix(scores) if sp.issparse(scores) else None
+    sparse_scores = None
+    if sp.issparse(scores):
+        sparse_scores = sp.csc_matrix(scores)
+        sparse_scores.sum_duplicates()
+    # without calibration the unit totals of sparse scores are a sparse product: the dense
+    # (n, b) blocks are needed only to residualise
+    unit_totals_sparse = None
+    if sparse_scores is not None and not residualizers:
+        unit_totals_sparse = [
+            sp.csc_matrix(_unit_indicator_t(stage) @ sparse_scores) for stage in stages
+        ]
     g_max = max((stage.n_units for stage in stages), default=n)
     block = k if not diagonal else max(1, min(k, BLOCK_ENTRIES // max(g_max, n, 1)))
     multipliers = _unit_multipliers(stages)
@@ -318,16 +350,22 @@ def taylor_variance(
     out = np.zeros(k) if diagonal else np.zeros((k, k))
     for start in range(0, k, block):
         stop = min(k, start + block)
-        if sparse_scores is not None:
-            z = sparse_scores[:, start:stop].toarray()
-        else:
-            z = np.array(scores[:, start:stop], dtype=np.float64)
-        for residualize in residualizers:
-            z = np.asarray(residualize(z), dtype=np.float64)
+        z = None
+        if unit_totals_sparse is None:
+            if sparse_scores is not None:
+                z = _dense_columns(sparse_scores, start, stop)
+            else:
+                z = np.array(scores[:, start:stop], dtype=np.float64, order="C")
+            for residualize in residualizers:
+                z = np.ascontiguousarray(residualize(z), dtype=np.float64)
         for number, (stage, multiplier) in enumerate(zip(stages, multipliers, strict=True)):
             per_column = number == 0 and column_factor is not None
+            if unit_totals_sparse is not None:
+                totals = _dense_columns(unit_totals_sparse[number], start, stop)
+            else:
+                totals = _unit_totals_dense(z, stage)  # type: ignore[arg-type]
             centred, weight, _ = _stage_blocks(
-                z, stage, lonely_psu, multiplier, average_groups=not per_column
+                totals, stage, lonely_psu, multiplier, average_groups=not per_column
             )
             if per_column and column_factor is not None:
                 centred = centred * np.sqrt(column_factor[start:stop])[None, :]
