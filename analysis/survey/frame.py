@@ -243,7 +243,8 @@ class ColumnLayout:
     @property
     def indptr(self) -> np.ndarray:
         """``(k + 1,)`` start of each column's entries."""
-        return self.__dict__["_indptr"]  # type: ignore[no-any-return]
+        indptr: np.ndarray = self.__dict__["_indptr"]
+        return indptr
 
     def matrix_t(self, data: np.ndarray | None = None) -> sp.csr_matrix:
         """The ``(k, n)`` sparse transpose with ``data`` (default: the values) as entries."""

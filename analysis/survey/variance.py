@@ -350,7 +350,7 @@ def taylor_variance(
     out = np.zeros(k) if diagonal else np.zeros((k, k))
     for start in range(0, k, block):
         stop = min(k, start + block)
-        z = None
+        z = np.empty((0, 0))
         if unit_totals_sparse is None:
             if sparse_scores is not None:
                 z = _dense_columns(sparse_scores, start, stop)
@@ -363,7 +363,7 @@ def taylor_variance(
             if unit_totals_sparse is not None:
                 totals = _dense_columns(unit_totals_sparse[number], start, stop)
             else:
-                totals = _unit_totals_dense(z, stage)  # type: ignore[arg-type]
+                totals = _unit_totals_dense(z, stage)
             centred, weight, _ = _stage_blocks(
                 totals, stage, lonely_psu, multiplier, average_groups=not per_column
             )
