@@ -95,7 +95,7 @@ def make_job(n: int, n_variables: int, psu_per_stratum: int, seed: int = 2026112
 def job_taylor(job: Job) -> pd.DataFrame:
     """(a) Rake, then 50 x 30 domain means with linearisation variance."""
     d = SurveyDesign(job.data, weights="w", strata="stratum", psu="psu")
-    d = d.rake(job.margins, max_iter=100, tol=1e-10)
+    d = d.rake(job.margins, max_iter=1000, tol=1e-9)
     return d.mean(job.variables, by=DOMAINS)
 
 
@@ -103,7 +103,7 @@ def job_replicate(job: Job) -> pd.DataFrame:
     """(b) JKn replicates, every replicate re-raked, then 50 x 30 domain means."""
     d = SurveyDesign(job.data, weights="w", strata="stratum", psu="psu")
     r = d.replicate("JKn")
-    r = r.rake(job.margins, max_iter=100, tol=1e-10)
+    r = r.rake(job.margins, max_iter=1000, tol=1e-9)
     return r.mean(job.variables, by=DOMAINS)
 
 

@@ -570,17 +570,19 @@ def _merge_parallel_rows(w: np.ndarray) -> np.ndarray:
     their group exactly stay on their own.
     """
     norms = np.sqrt(np.einsum("ij,ij->i", w, w))
-    keep = norms > 0
-    w, norms = w[keep], norms[keep]
+    if not (norms > 0).all():
+        w, norms = w[norms > 0], norms[norms > 0]
     if len(w) <= w.shape[1]:
         return w
-    u = w / norms[:, None]
     # A fixed projection (not a random draw of the analysis: any generic vector works).
     probe = np.random.default_rng(20261125).standard_normal(w.shape[1])
-    key = np.round(u @ probe, 11)
+    key = np.round((w @ probe) / norms, 11)
     _, first, group = np.unique(key, return_index=True, return_inverse=True)
     group = group.reshape(-1)
-    same = np.abs(u - u[first[group]]).max(axis=1) <= 1e-13
+    # Row i matches its group's first row f when w_i = (|w_i| / |w_f|) w_f entry by entry.
+    ratio = norms / norms[first[group]]
+    gap = np.abs(w - ratio[:, None] * w[first[group]]).max(axis=1)
+    same = gap <= 1e-13 * norms
     if not same.all():
         # Rows that only collided with their group's key keep a group of their own.
         loose = np.flatnonzero(~same)
@@ -588,12 +590,15 @@ def _merge_parallel_rows(w: np.ndarray) -> np.ndarray:
         group[loose] = len(first) + np.arange(len(loose))
         first = np.concatenate([first, loose])
     sq = np.bincount(group, weights=norms * norms, minlength=len(first))
-    return np.asarray(u[first] * np.sqrt(sq)[:, None])
+    return np.asarray(w[first] * (np.sqrt(sq) / norms[first])[:, None])
 
 
 # ---------------------------------------------------------------------------------------
 # Replicate designs
 # ---------------------------------------------------------------------------------------
+
+#: Replicate columns per call of a point function (see ``_replicate_estimates``).
+_REPLICATE_BLOCK = 16
 
 #: Types whose ``scale``/``rscales`` R derives from the number of replicates when not given.
 _KNOWN_TYPES = ("JK1", "JKn", "bootstrap", "subbootstrap", "BRR", "other")
@@ -824,9 +829,19 @@ class ReplicateDesign(_Design):
 
     def _replicate_estimates(self, point_fn: Callable[[np.ndarray], np.ndarray]
                              ) -> tuple[np.ndarray, np.ndarray]:
-        """Full-sample estimates (k,) and replicate estimates (k, R)."""
+        """Full-sample estimates (k,) and replicate estimates (k, R).
+
+        The point functions are sparse (k x n) by dense (n x m) products; fed with all R
+        replicate columns at once their output rows no longer stay in cache, so the
+        replicates go through in contiguous blocks of :data:`_REPLICATE_BLOCK` columns
+        (several times faster at 100,000 rows x 1,500 outputs x 200 replicates).
+        """
         estimate = np.asarray(point_fn(self._w[:, None]), dtype=np.float64)[:, 0]
-        reps = np.asarray(point_fn(self._wrep), dtype=np.float64)
+        n_rep = self._wrep.shape[1]
+        blocks = [np.asarray(point_fn(np.ascontiguousarray(self._wrep[:, a:a + _REPLICATE_BLOCK])),
+                             dtype=np.float64)
+                  for a in range(0, n_rep, _REPLICATE_BLOCK)]
+        reps = np.hstack(blocks) if blocks else np.empty((len(estimate), 0))
         return estimate, reps
 
     def _variance(self, point_fn: Callable[[np.ndarray], np.ndarray],
