@@ -512,8 +512,9 @@ def linear_calibration_weights(
     Deville and Särndal (1992), *JASA* 87, 376-382. Särndal, Swensson and Wretman (1992),
     section 6.5. Lumley (2010), section 7.3.
     """
-    tmat = _weighted_crossprod(x, d)  # (m, p, p)
-    sample_total = (x.T @ d).T  # (m, p)
+    op = _ModelOperator(x)
+    tmat = op.crossprod(d)  # (m, p, p)
+    sample_total = op.t(d)  # (m, p)
     try:
         lam = np.linalg.solve(tmat, (population[None, :] - sample_total)[:, :, None])[..., 0]
     except np.linalg.LinAlgError as exc:
@@ -521,24 +522,81 @@ def linear_calibration_weights(
             "calibration matrix X'DX is singular for some weight column (a replicate may "
             "have no respondents in a calibration cell)"
         ) from exc
-    g = 1.0 + x @ lam.T
+    g = 1.0 + op.dot(np.asarray(lam, dtype=np.float64))
     return CalibrationResult(d * g, g, np.ones(d.shape[1], dtype=np.int_))
 
 
-def _weighted_crossprod(x: FloatArray, w: FloatArray) -> FloatArray:
-    """``X' diag(w_j) X`` for every column ``j`` of ``w``, shape ``(m, p, p)``.
+class _ModelOperator:
+    """Products with a calibration model matrix, sparse when the matrix is.
 
-    Blocks of columns keep the ``(n, block, p)`` intermediate within a fixed memory budget.
+    Model matrices of categorical margins are mostly zeros (one dummy per margin and row),
+    so ``X' W``, ``X E`` and the weighted cross-products ``X' diag(w_j) X`` for all weight
+    columns ``j`` are computed from a sparse form. The cross-products use the row-wise
+    products of pairs of columns (upper triangle only, the matrices being symmetric): with
+    ``P`` the ``(n, p(p+1)/2)`` matrix of those products, ``P' W`` gives every weight
+    column's cross-product in one product instead of a loop over weight columns.
     """
-    n, p = x.shape
-    m = w.shape[1]
-    out = np.empty((m, p, p))
-    block = max(1, _BLOCK_ELEMENTS // max(1, n * p))
-    for start in range(0, m, block):
-        stop = min(m, start + block)
-        wx = w[:, start:stop, None] * x[:, None, :]  # (n, b, p)
-        out[start:stop] = np.einsum("nbi,nj->bij", wx, x, optimize=True)
-    return out
+
+    def __init__(self, x: FloatArray) -> None:
+        self.n, self.p = x.shape
+        self.x = x
+        nnz_rows = np.count_nonzero(x, axis=1)
+        k = int(nnz_rows.max()) if self.n else 0
+        self.sparse = k <= self.p // 2
+        self.xs = sp.csr_matrix(x) if self.sparse else None
+        self.iu, self.ju = np.triu_indices(self.p)
+        self.pairs = self._pair_matrix(x, k) if self.sparse else None
+
+    def _pair_matrix(self, x: FloatArray, k: int) -> sp.csr_matrix:
+        """Sparse ``(n, p(p+1)/2)`` row-wise products of pairs of columns of ``x``."""
+        n, p = x.shape
+        # Each row's non-zero columns, padded to k with a zero value.
+        order = np.argsort(x == 0, axis=1, kind="stable")[:, :k]
+        vals = np.take_along_axis(x, order, axis=1)
+        pair_index = np.full((p, p), -1, dtype=np.intp)
+        pair_index[self.iu, self.ju] = np.arange(self.iu.shape[0])
+        rows, cols, data = [], [], []
+        for a in range(k):  # a fixed k(k+1)/2 combinations, never a loop over rows
+            for b in range(a, k):
+                lo = np.minimum(order[:, a], order[:, b])
+                hi = np.maximum(order[:, a], order[:, b])
+                v = vals[:, a] * vals[:, b]
+                keep = v != 0
+                rows.append(np.nonzero(keep)[0])
+                cols.append(pair_index[lo[keep], hi[keep]])
+                data.append(v[keep])
+        return sp.csr_matrix(
+            (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(n, self.iu.shape[0]),
+        )
+
+    def t(self, w: FloatArray) -> FloatArray:
+        """``X' W`` transposed: ``(m, p)`` weighted column totals for every weight column."""
+        if self.xs is not None:
+            return np.asarray(self.xs.T @ w).T
+        return (self.x.T @ w).T
+
+    def dot(self, e: FloatArray) -> FloatArray:
+        """``X E'`` for coefficients ``e`` of shape ``(m, p)``: ``(n, m)``."""
+        if self.xs is not None:
+            return np.asarray(self.xs @ e.T)
+        return self.x @ e.T
+
+    def crossprod(self, w: FloatArray) -> FloatArray:
+        """``X' diag(w_j) X`` for every column ``j`` of ``w``, shape ``(m, p, p)``."""
+        m = w.shape[1]
+        if self.pairs is not None:
+            upper = np.asarray(self.pairs.T @ w).T
+        else:
+            upper = np.zeros((m, self.iu.shape[0]))
+            rows = max(1, _BLOCK_ELEMENTS // max(1, self.iu.shape[0]))
+            for start in range(0, self.n, rows):
+                xb = self.x[start : start + rows]
+                upper += w[start : start + rows].T @ (xb[:, self.iu] * xb[:, self.ju])
+        out = np.empty((m, self.p, self.p))
+        out[:, self.iu, self.ju] = upper
+        out[:, self.ju, self.iu] = upper
+        return out
 
 
 def _calfun(
@@ -675,7 +733,8 @@ def generalized_raking_weights(
     n, p = x.shape
     m = d.shape[1]
     ww = d.copy()
-    sample_total = (x.T @ ww).T  # (m, p)
+    op = _ModelOperator(x)
+    sample_total = op.t(ww)  # (m, p)
     with np.errstate(divide="ignore", invalid="ignore"):
         scales = population[None, :] / sample_total
     rescale = np.min(scales, axis=1) > _GRAKE_RESCALE_THRESHOLD
@@ -696,11 +755,11 @@ def generalized_raking_weights(
     while True:
         cols = np.nonzero(active)[0]
         wa = ww[:, cols]
-        tmat = _weighted_crossprod(x, wa * deriv[:, cols])
-        misfit_a = population[None, :] - sample_total[cols] - (x.T @ (wa * fm1(xeta[:, cols]))).T
+        tmat = op.crossprod(wa * deriv[:, cols])
+        misfit_a = population[None, :] - sample_total[cols] - op.t(wa * fm1(xeta[:, cols]))
         deta = np.einsum("bij,bj->bi", np.linalg.pinv(tmat, rcond=_GINV_RCOND), misfit_a)
         eta[cols] += deta
-        xeta[:, cols] = x @ eta[cols].T
+        xeta[:, cols] = op.dot(eta[cols])
         g[:, cols] = 1.0 + fm1(xeta[:, cols])
         deriv[:, cols] = df(xeta[:, cols])
         # Step halving while g or its derivative is not finite, column by column as R does.
@@ -713,7 +772,7 @@ def generalized_raking_weights(
             iterations[halving] += 1
             step[halving] /= 2.0
             eta[halving] -= step[halving]
-            xeta[:, halving] = x @ eta[halving].T
+            xeta[:, halving] = op.dot(eta[halving])
             g[:, halving] = 1.0 + fm1(xeta[:, halving])
             deriv[:, halving] = df(xeta[:, halving])
             halving = halving[
@@ -722,7 +781,7 @@ def generalized_raking_weights(
                     & np.isfinite(deriv[:, halving]).all(axis=0)
                 )
             ]
-        misfit[cols] = population[None, :] - (x.T @ (wa * g[:, cols])).T
+        misfit[cols] = population[None, :] - op.t(wa * g[:, cols])
         with np.errstate(invalid="ignore"):
             rel = np.abs(misfit[cols]) / (1.0 + np.abs(population))[None, :]
         done = np.all(rel < tol, axis=1)

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from analysis.errors import ConvergenceError, EmptyCellError, InvalidWeightError
 from analysis.survey.calibration import (
     CalibrationMethod,
+    _ModelOperator,
     as_weight_matrix,
     generalized_raking_weights,
     indicator_matrix,
@@ -438,3 +439,26 @@ def test_trimming_step_leaves_scores_alone_and_steps_apply_in_order() -> None:
         new_weights=np.full(50, 2.0),
     )
     np.testing.assert_allclose(residualize_all([ps, trimming], x), ps.residualize(x))
+
+
+def test_sparse_and_dense_model_matrices_give_the_same_calibration() -> None:
+    # Dummy-only model matrices take the sparse path; adding a dense column makes the
+    # matrix dense enough for the dense path. Both must agree with a direct computation.
+    rng = np.random.default_rng(31)
+    levels = (4, 6, 3)
+    pop = _population(rng, 500, levels)
+    x_sparse = _model_matrix(pop.codes, levels, pop.x)[:, 1:-1]  # dummies only
+    x_dense = np.column_stack([_model_matrix(pop.codes, levels, pop.x), rng.normal(size=(500, 6))])
+    assert _ModelOperator(x_sparse).sparse and not _ModelOperator(x_dense).sparse
+    d = np.column_stack([pop.d, pop.d * rng.uniform(0.5, 1.5, size=500)])
+    for x in (x_sparse, x_dense):
+        population = x.T @ pop.d * 1.03
+        result = linear_calibration_weights(x, d, population)
+        for j in range(2):
+            t = x.T @ (x * d[:, [j]])
+            lam = np.linalg.solve(t, population - x.T @ d[:, j])
+            np.testing.assert_allclose(result.g[:, j], 1.0 + x @ lam, rtol=1e-10)
+        raked = generalized_raking_weights(x, d, population, method="raking", tol=1e-12)
+        np.testing.assert_allclose(
+            x.T @ raked.weights, np.repeat(population[:, None], 2, 1), rtol=1e-9
+        )
