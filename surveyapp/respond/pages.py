@@ -127,10 +127,22 @@ class QuestionView:
 
 @dataclass(frozen=True)
 class ErrorLink:
-    """An entry of the error summary: the message and the id of the place it belongs."""
+    """An entry of the error summary: where it belongs (id and a short label), the message."""
 
     anchor: str
     message: str
+    label: str = ""
+
+
+#: Longest label in the error summary (long question texts are shortened).
+_SUMMARY_LABEL_CHARS = 90
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) <= _SUMMARY_LABEL_CHARS:
+        return text
+    return text[: _SUMMARY_LABEL_CHARS - 1].rstrip() + "…"
 
 
 @dataclass
@@ -242,7 +254,7 @@ class PageBuilder:
                 continue
             for text in texts:
                 if anchor in shown:
-                    summary.append(ErrorLink(anchor, text))
+                    summary.append(ErrorLink(anchor, text, _short(shown[anchor])))
                 elif text not in page_errors:
                     page_errors.append(text)
         return PageView(
@@ -255,15 +267,16 @@ class PageBuilder:
         )
 
     @staticmethod
-    def _shown_anchors(questions: list[QuestionView]) -> set[str]:
-        anchors: set[str] = set()
+    def _shown_anchors(questions: list[QuestionView]) -> dict[str, str]:
+        """Every element an error can point at on the page, with a label naming it."""
+        anchors: dict[str, str] = {}
         for view in questions:
-            anchors.add(view.name)
+            anchors[view.name] = view.text
             if view.other_name:
-                anchors.add(view.other_name)
+                anchors[view.other_name] = f"{view.text} ({view.other_label})"
             for row in view.rows:
-                anchors.add(row.anchor)
-                anchors.update(cell.name for cell in row.cells)
+                anchors[row.anchor] = f"{view.text}: {row.label}"
+                anchors.update((cell.name, cell.label) for cell in row.cells)
         return anchors
 
     def question(self, question: QuestionType, form: SectionFormBase,

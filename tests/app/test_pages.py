@@ -47,7 +47,8 @@ def test_a_page_with_errors_comes_back_with_what_was_typed(
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert 'id="error-summary"' in html
-    assert '<a href="#q_employees">Enter a whole number, for example 120.</a>' in html
+    assert ('<a href="#q_employees">How many persons does your company employ?: '
+            'Enter a whole number, for example 120.</a>') in html
     assert 'value="12a"' in html
     assert re.search(r'id="q_country-FR" value="FR"[^>]*checked', html)
     assert re.search(r'id="q_relevant_skills-software" value="software"[^>]*checked', html)
@@ -62,8 +63,10 @@ def test_required_and_range_rules_come_from_the_rules_module(
 ) -> None:
     _begin(make_campaign, respondent)
     html = respondent.post_page("profile", {"q_employees": "0"}).get_data(as_text=True)
-    assert '<a href="#q_country">This question needs an answer.</a>' in html
-    assert '<a href="#q_employees">The value must be at least 1.</a>' in html
+    assert ('<a href="#q_country">In which country is your company located?: '
+            'This question needs an answer.</a>') in html
+    assert ('<a href="#q_employees">How many persons does your company employ?: '
+            'The value must be at least 1.</a>') in html
     exclusive = respondent.post_page("training", {**MINI_TRAINING, "q_barriers": ["cost", "none"]})
     assert ("“No barriers” cannot be combined with other options."
             in exclusive.get_data(as_text=True))
@@ -81,7 +84,8 @@ def test_grid_rows_follow_their_relevance_and_row_rules(
     page = respondent.post_page("skills", {**MINI_SKILLS, "q_levels__battery__staff": "11"})
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert '<a href="#q_levels__battery">Cannot exceed the number of employees.</a>' in html
+    assert ('<a href="#q_levels__battery">Current and required proficiency: Battery and '
+            'high-voltage systems: Cannot exceed the number of employees.</a>') in html
     assert 'value="11"' in html
 
 
