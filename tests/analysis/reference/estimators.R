@@ -29,9 +29,21 @@ apiclus1 <- read("apiclus1")
 apiclus2 <- read("apiclus2")
 apisrs <- read("apisrs")
 
+apipop <- read("apipop")
+strat <- svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = apistrat)
+clus1 <- svydesign(id = ~dnum, weights = ~pw, fpc = ~fpc, data = apiclus1)
+# calibrated designs: the Taylor variance then works on calibration residuals
+pop_stype <- as.data.frame(table(stype = apipop$stype))
+pop_schwide <- as.data.frame(table(sch.wide = apipop$sch.wide))
+pop_cal <- c(`(Intercept)` = nrow(apipop), stypeH = sum(apipop$stype == "H"),
+             stypeM = sum(apipop$stype == "M"), api99 = sum(apipop$api99))
 designs <- list(
-  strat = svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = apistrat),
-  clus1 = svydesign(id = ~dnum, weights = ~pw, fpc = ~fpc, data = apiclus1),
+  strat = strat,
+  clus1 = clus1,
+  strat_cal = calibrate(strat, ~stype + api99, pop_cal),
+  clus1_rake = rake(clus1, list(~stype, ~sch.wide), list(pop_stype, pop_schwide),
+                    control = list(maxit = 1000, epsilon = 1e-10)),
+  clus1_ps = postStratify(clus1, ~stype, pop_stype),
   clus2 = svydesign(id = ~dnum + snum, fpc = ~fpc1 + fpc2, data = apiclus2),
   clus2wr = svydesign(id = ~dnum + snum, weights = ~pw, data = apiclus2),
   srs = svydesign(id = ~1, fpc = ~fpc, data = apisrs),
