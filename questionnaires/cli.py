@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -53,6 +54,8 @@ def import_xlsform_command(file: Path, out: Path, skip_unsupported: bool) -> Non
     except XLSFormError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
+    except OSError as exc:
+        _fail_to_write(out, exc)
     for line in report.lines():
         click.echo(line, err=True)
     click.echo(f"Wrote {out}")
@@ -72,4 +75,27 @@ def codebook_command(path: Path, out: Path, lang: str | None) -> None:
     except QuestionnaireError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
+    except OSError as exc:
+        _fail_to_write(out, exc)
     click.echo(f"Wrote {out}")
+
+
+def _fail_to_write(out: Path, exc: OSError) -> NoReturn:
+    """Report an output that cannot be written (the inputs were read without error) and exit 1."""
+    blocking = _file_in_the_way(Path(exc.filename)) if exc.filename else None
+    if isinstance(exc, FileExistsError | NotADirectoryError) and blocking is not None:
+        # Raised when a folder is to be created where a file of that name exists.
+        reason = f"{blocking} is a file, not a folder"
+    else:
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(out) else ""
+        reason = f"{exc.strerror or exc}{where}"
+    click.echo(f"cannot write {out}: {reason}", err=True)
+    sys.exit(1)
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The nearest of ``path`` and its parents that exists and is not a folder, if any."""
+    for candidate in (path, *path.parents):
+        if candidate.exists() or candidate.is_symlink():
+            return None if candidate.is_dir() else candidate
+    return None

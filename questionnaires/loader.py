@@ -124,7 +124,7 @@ def load_questionnaire_from_mapping(
 
 def _folder(path: Path | str) -> Path:
     folder = Path(path)
-    if folder.is_file():
+    if folder.is_file() and folder.name == QUESTIONNAIRE_FILE:
         return folder.parent
     return folder
 
@@ -132,7 +132,14 @@ def _folder(path: Path | str) -> Path:
 def _load_folder(
     folder: Path, langs: Sequence[str] | None
 ) -> tuple[Questionnaire | None, list[Problem]]:
+    if folder.is_file():
+        # Loading the folder beside, say, a translation file would check the wrong thing.
+        return None, [Problem(folder.name, "", None, f"{folder} is a file; give the "
+                              f"questionnaire folder or its {QUESTIONNAIRE_FILE}")]
     file = folder / QUESTIONNAIRE_FILE
+    if file.is_dir():
+        return None, [Problem(QUESTIONNAIRE_FILE, "", None,
+                              f"{QUESTIONNAIRE_FILE} in {folder} is a folder, not a file")]
     if not file.is_file():
         return None, [Problem(QUESTIONNAIRE_FILE, "", None, f"no {QUESTIONNAIRE_FILE} in {folder}")]
     try:
@@ -141,7 +148,8 @@ def _load_folder(
         return None, list(exc.problems)
     questionnaire, model_problems = _validate_source(source)
     problems.extend(model_problems)
-    translation_files = sorted((folder / TRANSLATIONS_FOLDER).glob("*.yaml"))
+    translation_files, folder_problems = _translation_files(folder / TRANSLATIONS_FOLDER)
+    problems.extend(folder_problems)
     wanted = set(langs) if langs else None
     found: set[str] = set()
     loaded: dict[str, dict[str, str]] = {}
@@ -166,6 +174,32 @@ def _load_folder(
     return questionnaire.with_translations(loaded), problems
 
 
+def _translation_files(folder: Path) -> tuple[list[Path], list[Problem]]:
+    """The ``<lang>.yaml`` files of the translations folder; anything else there is a problem.
+
+    An author who saves ``de.yml`` or ``de.yaml.txt`` expects it to count, so it is reported
+    rather than skipped. Hidden files (``.gitkeep``, editor backups) are left alone.
+    """
+    if not folder.exists():
+        return [], []
+    if not folder.is_dir():
+        return [], [Problem(TRANSLATIONS_FOLDER, "", None,
+                            f"{TRANSLATIONS_FOLDER} must be a folder of <language>.yaml files")]
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith("."):
+            continue
+        if path.suffix == ".yaml":
+            files.append(path)
+        else:
+            problems.append(Problem(f"{TRANSLATIONS_FOLDER}/{path.name}", "", None,
+                                    "not a translation file (translations are "
+                                    f"{TRANSLATIONS_FOLDER}/<language>.yaml); rename or "
+                                    "remove it"))
+    return files, problems
+
+
 def _missing_translations(
     questionnaire: Questionnaire, found: set[str], wanted: set[str] | None
 ) -> list[Problem]:
@@ -185,15 +219,27 @@ def _missing_translations(
 
 def _validate_source(source: YamlSource) -> tuple[Questionnaire | None, list[Problem]]:
     """Validate the parsed data with the models, then with the checks models cannot make."""
+    if source.data is None:
+        return None, [source.problem((), f"{QUESTIONNAIRE_FILE} is empty")]
     if not isinstance(source.data, dict):
         return None, [source.problem((), f"{QUESTIONNAIRE_FILE} must be a mapping of keys "
-                                         "(id, version, sections, ...)")]
+                                         f"(id, version, sections, ...), not a "
+                                         f"{_yaml_kind(source.data)}")]
     try:
         questionnaire = Questionnaire.model_validate(source.data)
     except ValidationError as exc:
         problems = [_problem_from_error(source, error) for error in exc.errors()]
         return None, sorted(problems, key=lambda problem: problem.line or 0)
     return questionnaire, _Checker(questionnaire, source).run()
+
+
+def _yaml_kind(data: object) -> str:
+    """What a YAML document holds, in an author's words."""
+    if isinstance(data, list):
+        return "list"
+    if isinstance(data, str):
+        return "text"
+    return type(data).__name__
 
 
 def _clean_location(loc: Iterable[int | str], data: Any) -> PathKey:

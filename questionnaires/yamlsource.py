@@ -15,6 +15,15 @@ from questionnaires.errors import Problem
 
 PathKey = tuple[str | int, ...]
 
+#: Largest file read (bytes). The reference questionnaire is about 35 kB; 5 MB leaves room for
+#: long code lists (NUTS regions, NACE classes) while refusing files no author writes by hand.
+MAX_FILE_BYTES = 5 * 1024 * 1024
+#: Deepest nesting of mappings and lists. The format needs about eight levels; PyYAML composes
+#: nodes recursively, so an unbounded depth would end in a RecursionError.
+MAX_DEPTH = 50
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
@@ -65,21 +74,92 @@ class YamlReadError(Exception):
         super().__init__("; ".join(str(problem) for problem in problems))
 
 
+class _RestrictedLoader(yaml.SafeLoader):
+    """A safe loader for untrusted files that also refuses what the format never needs.
+
+    Anchors and aliases (an alias bomb expands a small file into an enormous tree), merge keys
+    (they hide keys from the line index), explicit tags, and nesting beyond ``MAX_DEPTH``.
+    A value that cannot be constructed (``2024-13-45``, an integer of 5,000 digits) is a YAML
+    error at its line, not a stray ``ValueError``.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (&name, *name) are not allowed; write the "
+                "content out where it is needed", event.start_mark)
+        tag = getattr(event, "tag", None)
+        if tag is not None:
+            written = tag.replace("tag:yaml.org,2002:", "!!", 1)
+            raise yaml.composer.ComposerError(
+                None, None, f"tags such as {written!r} are not allowed; quote the value instead",
+                event.start_mark)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested deeper than {MAX_DEPTH} levels", event.start_mark)
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if isinstance(node, yaml.ScalarNode) and node.tag == _MERGE_TAG:
+            raise yaml.composer.ComposerError(
+                None, None, "merge keys (<<) are not allowed; write the keys out",
+                node.start_mark)
+        return node
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+            value = node.value if isinstance(node, yaml.ScalarNode) else ""
+            shown = value if len(value) <= 40 else f"{value[:37]}..."
+            # Python's own advice (e.g. "use sys.set_int_max_str_digits()") is not for authors.
+            reason = str(exc).split(";", 1)[0]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read the value {shown!r} ({reason}); quote it if it is "
+                "text", node.start_mark) from exc
+
+
 def read_yaml(path: Path, display_name: str | None = None) -> tuple[YamlSource, list[Problem]]:
     """Parse a YAML file into data and line index; also return duplicate-key problems."""
     name = display_name or path.name
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise YamlReadError([Problem(name, "", None, f"not UTF-8 text: {exc.reason}")]) from exc
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise YamlReadError([Problem(name, "", None, f"cannot read file: {exc.strerror}")]) from exc
+        reason = exc.strerror or str(exc)
+        raise YamlReadError([Problem(name, "", None, f"cannot read file: {reason}")]) from exc
+    if len(raw) > MAX_FILE_BYTES:
+        raise YamlReadError([Problem(name, "", None, "file is larger than "
+                                     f"{MAX_FILE_BYTES // (1024 * 1024)} MB; refused")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise YamlReadError([Problem(name, "", line, f"not UTF-8 text: {exc.reason} "
+                                     f"(byte {exc.start + 1})")]) from exc
     return parse_yaml(text, name)
 
 
 def parse_yaml(text: str, name: str) -> tuple[YamlSource, list[Problem]]:
     """Parse YAML text into data and line index; also return duplicate-key problems."""
-    loader = yaml.SafeLoader(text)
+    if len(text) > MAX_FILE_BYTES:
+        raise YamlReadError([Problem(name, "", None, "text is longer than "
+                                     f"{MAX_FILE_BYTES // (1024 * 1024)} MB; refused")])
+    try:
+        loader = _RestrictedLoader(text)
+    except yaml.reader.ReaderError as exc:
+        # Raised for control characters before parsing starts; name the line, not the offset.
+        at = text.count("\n", 0, exc.position) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise YamlReadError([Problem(name, "", at, f"invalid YAML: the character "
+                                     f"U+{code:04X} is not allowed in YAML text")]) from exc
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
