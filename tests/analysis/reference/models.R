@@ -22,10 +22,18 @@ read <- function(name) {
   data$schwide <- as.numeric(data$sch.wide == "Yes")
   data
 }
+apipop <- read.csv(file.path("data", "apipop.csv"))
+strat <- svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc,
+                   data = read("apistrat"))
+clus1 <- svydesign(id = ~dnum, weights = ~pw, fpc = ~fpc, data = read("apiclus1"))
+pop_cal <- c(`(Intercept)` = nrow(apipop), stypeH = sum(apipop$stype == "H"),
+             stypeM = sum(apipop$stype == "M"), api99 = sum(apipop$api99))
 designs <- list(
-  strat = svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc,
-                    data = read("apistrat")),
-  clus1 = svydesign(id = ~dnum, weights = ~pw, fpc = ~fpc, data = read("apiclus1")),
+  strat = strat,
+  clus1 = clus1,
+  # the models' scores go through the calibration residuals / the replicate weights too
+  strat_cal = calibrate(strat, ~stype + api99, pop_cal),
+  clus1_jk1 = as.svrepdesign(clus1, type = "JK1"),
   clus2 = svydesign(id = ~dnum + snum, fpc = ~fpc1 + fpc2, data = read("apiclus2")),
   srs = svydesign(id = ~1, fpc = ~fpc, data = read("apisrs"))
 )
