@@ -62,9 +62,9 @@ def _compare(frame: pd.DataFrame, expected: dict[str, Any], deff: bool = True) -
         assert np.isnan(actual[empty]).all(), column
         compared = ~empty
         if column in ("se", "deff"):
-            bound = 1e-9 * (np.abs(_array(expected["estimate"])) if column == "se" else 1.0)
-            assert (np.abs(actual[noise]) < bound[noise] if column == "se"
-                    else np.abs(actual[noise]) < bound).all(), column
+            scale = np.abs(_array(expected["estimate"])) if column == "se" else 1.0
+            bound = np.broadcast_to(1e-9 * scale, actual.shape)
+            assert (np.abs(actual[noise]) < bound[noise]).all(), column
             compared = compared & ~noise
         np.testing.assert_allclose(
             actual[compared], _array(expected[column])[compared], rtol=RTOL, atol=0,
