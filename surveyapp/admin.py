@@ -27,13 +27,14 @@ def campaigns() -> ResponseReturnValue:
             select(func.count()).select_from(Invitation)
             .where(Invitation.campaign_id == campaign.id)
         ) or 0
-        counts = dict(
-            db.execute(
+        counts: dict[str, int] = {
+            status: count
+            for status, count in db.execute(
                 select(Response.status, func.count())
                 .where(Response.campaign_id == campaign.id)
                 .group_by(Response.status)
-            ).tuples().all()
-        )
+            )
+        }
         submitted_invited = db.scalar(
             select(func.count()).select_from(Response).where(
                 Response.campaign_id == campaign.id,

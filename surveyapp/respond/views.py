@@ -170,12 +170,17 @@ def _restore_session(response: Response) -> None:
         session[_INVITATION] = response.invitation_id
 
 
-def current_respondent(db: Session, *, from_ticket: bool = False) -> Respondent | None:
-    """The respondent of this browser (or of the posted ticket), None when there is none."""
+def current_respondent(db: Session, *, from_ticket: bool = False,
+                       restore: bool = True) -> Respondent | None:
+    """The respondent of this browser (or of the posted ticket), None when there is none.
+
+    ``restore`` puts a ticket's response back into the session; only requests that passed
+    the CSRF check may do so, so no other site can plant its response in a browser.
+    """
     response = _session_response(db)
     if response is None and from_ticket and request.method == "POST":
         response = _response_from_ticket(db)
-        if response is not None:
+        if response is not None and restore:
             _restore_session(response)
     campaign_id = session.get(_CAMPAIGN)
     if response is not None:
@@ -481,6 +486,11 @@ def review() -> ResponseReturnValue:
         return redirect(url_for("respond.start"))
     if response.status == "submitted":
         return redirect(url_for("respond.done"))
+    return _render_review(response)
+
+
+def _render_review(response: Response, notice: str | None = None,
+                   status: int = 200) -> ResponseReturnValue:
     questionnaire = questionnaire_for(response)
     language = _language_for_response(response)
     catalog = _catalog(questionnaire, language)
@@ -489,11 +499,11 @@ def review() -> ResponseReturnValue:
         "respond/review.html",
         sections=pages.review_sections(questionnaire, catalog, sections, response.answers or {}),
         title=catalog["title"],
-        form=FlaskForm(),
         ticket=make_ticket(response),
         lang=language,
         total=len(sections),
-    )
+        notice=notice,
+    ), status
 
 
 @bp.post("/survey/submit")
@@ -573,19 +583,19 @@ def recover_after_csrf_failure() -> ResponseReturnValue | None:
     """
     if request.blueprint != bp.name or request.method != "POST":
         return None
-    db = get_db(write=False)
-    if request.endpoint == "respond.submit_response":
-        flash(_("Your session had expired, so nothing was submitted yet. "
-                "Please check your answers and press Submit again."), "error")
-        return redirect(url_for("respond.review"))
-    if request.endpoint != "respond.page":
+    if request.endpoint not in ("respond.page", "respond.submit_response"):
         return None
-    respondent = current_respondent(db, from_ticket=True)
+    db = get_db(write=False)
+    respondent = current_respondent(db, from_ticket=True, restore=False)
     if respondent is None or respondent.response is None:
         return None
     response = respondent.response
     if response.status == "submitted":
         return redirect(url_for("respond.done"))
+    if request.endpoint == "respond.submit_response":
+        return _render_review(response, notice=_(
+            "Your session had expired, so nothing was submitted yet. Please check your answers "
+            "and press Submit again."), status=400)
     questionnaire = questionnaire_for(response)
     section_id = (request.view_args or {}).get("section_id", "")
     section = _section_or_404(questionnaire, section_id)

@@ -283,3 +283,61 @@ def test_static_stylesheet_is_served(client: Any) -> None:
 
 def test_fixture_folder_is_found() -> None:
     assert (Path(__file__).resolve().parent / "fixtures" / "mini" / "questionnaire.yaml").exists()
+
+
+def test_submit_after_the_session_expired_submits_on_the_second_press(
+    app: Flask, make_campaign: Callable[..., SurveySetup], respondent: Respondent,
+    db: Session
+) -> None:
+    _begin(make_campaign, respondent)
+    respondent.post_page("profile", MINI_PROFILE)
+    respondent.post_page("skills", MINI_SKILLS)
+    respondent.post_page("training", MINI_TRAINING)
+    respondent.get("/survey/review")
+    stale = {"csrf_token": respondent.csrf(), "ticket": respondent.ticket()}
+    fresh_browser = Respondent(app.test_client())
+    first = fresh_browser.client.post("/survey/submit", data=stale)
+    fresh_browser.last_html = first.get_data(as_text=True)
+    assert first.status_code == 400
+    assert "nothing was submitted yet" in fresh_browser.last_html
+    assert _stored(db).status == "in_progress"
+    second = fresh_browser.client.post(
+        "/survey/submit", data={"csrf_token": fresh_browser.csrf(),
+                                "ticket": fresh_browser.ticket()})
+    assert second.headers["Location"] == "/survey/done"
+    assert _stored(db).status == "submitted"
+
+
+def test_a_post_failing_csrf_never_plants_a_response_in_the_browser(
+    app: Flask, make_campaign: Callable[..., SurveySetup], respondent: Respondent
+) -> None:
+    _begin(make_campaign, respondent)
+    respondent.get("/survey/page/profile")
+    victim = app.test_client()
+    victim.post("/survey/page/profile", data={"ticket": respondent.ticket(), **MINI_PROFILE})
+    assert victim.get("/survey").status_code == 403
+
+
+def test_submitting_an_incomplete_response_leads_to_the_page_to_fix(
+    make_campaign: Callable[..., SurveySetup], respondent: Respondent, db: Session
+) -> None:
+    _begin(make_campaign, respondent)
+    respondent.post_page("profile", MINI_PROFILE)
+    respondent.post_page("skills", MINI_SKILLS)
+    respondent.post_page("training", {"q_budget": "2"}, action="save")
+    reply = respondent.submit()
+    assert reply.headers["Location"] == "/survey/page/training?check=1"
+    html = respondent.get(reply.headers["Location"]).get_data(as_text=True)
+    assert "Some answers still need your attention" in html
+    assert '<a href="#q_has_plan">' in html
+    assert _stored(db).status == "in_progress"
+
+
+def test_a_closed_campaign_takes_no_new_responses(
+    make_campaign: Callable[..., SurveySetup], respondent: Respondent
+) -> None:
+    setup = make_campaign(status="closed")
+    respondent.open_invitation(setup.tokens[0])
+    page = respondent.client.get("/survey/start")
+    assert page.status_code == 410
+    assert "This survey is not open" in page.get_data(as_text=True)
