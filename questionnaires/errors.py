@@ -70,10 +70,28 @@ class ExpressionSyntaxError(ExpressionError):
         return (type(self), (self.message, self.text, self.position))
 
     def __str__(self) -> str:
-        """Name the column (1-based) where parsing failed, when it is known."""
+        """One line: the message and the column (1-based) where parsing failed, when known."""
         if self.position is None:
             return self.message
         return f"{self.message} (at column {self.position + 1})"
+
+    def excerpt(self, radius: int = 40) -> str:
+        """The expression around the fault, at most ``radius`` characters either side."""
+        start, end = self._window(radius)
+        shown = "".join(ch if ch.isprintable() else " " for ch in self.text[start:end])
+        return f"{'...' if start > 0 else ''}{shown}{'...' if end < len(self.text) else ''}"
+
+    def caret(self, radius: int = 40) -> str:
+        """Three lines for a terminal or an editor: the message, the expression, a caret."""
+        if self.position is None or not self.text:
+            return str(self)
+        start, _ = self._window(radius)
+        offset = (3 if start > 0 else 0) + self.position - start
+        return f"{self}\n    {self.excerpt(radius)}\n    {' ' * offset}^"
+
+    def _window(self, radius: int) -> tuple[int, int]:
+        position = min(max(self.position or 0, 0), len(self.text))
+        return max(0, position - radius), min(len(self.text), position + radius)
 
 
 class ExpressionEvalError(ExpressionError):

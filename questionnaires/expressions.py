@@ -290,21 +290,9 @@ class Call(Node):
 # Errors
 
 
-def _caret(text: str, position: int) -> str:
-    """Two lines: the text around ``position`` and a caret under it."""
-    start = max(0, position - 40)
-    end = min(len(text), position + 40)
-    shown = "".join(ch if ch.isprintable() else " " for ch in text[start:end])
-    prefix = "..." if start > 0 else ""
-    suffix = "..." if end < len(text) else ""
-    return f"    {prefix}{shown}{suffix}\n    {' ' * (len(prefix) + position - start)}^"
-
-
 def _syntax_error(what: str, text: str, position: int) -> ExpressionSyntaxError:
-    position = max(0, min(position, len(text)))
-    return ExpressionSyntaxError(
-        f"{what}\n{_caret(text, position)}", text, position
-    )
+    # One-line message; ExpressionSyntaxError.caret() points at the fault for a terminal.
+    return ExpressionSyntaxError(what, text, max(0, min(position, len(text))))
 
 
 # --------------------------------------------------------------------------------------------

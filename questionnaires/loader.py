@@ -702,7 +702,7 @@ class _Checker:
         try:
             expression = parse(text)
         except ExpressionSyntaxError as exc:
-            self.report(path, f"invalid expression: {exc}")
+            self.report(path, f"invalid expression {exc.excerpt()!r}: {exc}")
             return None
         for name in sorted(expression.names - known):
             if name in self.owners and not self.owners[name].answerable:

@@ -237,7 +237,9 @@ def test_syntax_errors_name_the_problem_and_the_column(
 def test_syntax_error_shows_a_caret_under_the_fault() -> None:
     with pytest.raises(ExpressionSyntaxError) as info:
         parse("employees > 10 and and staff")
-    lines = str(info.value).splitlines()
+    assert "\n" not in str(info.value)
+    lines = info.value.caret().splitlines()
+    assert lines[0] == str(info.value)
     assert lines[1].strip() == "employees > 10 and and staff"
     assert lines[2].index("^") == lines[1].index("and and") + 4
 
@@ -246,9 +248,11 @@ def test_caret_of_a_long_expression_shows_a_window() -> None:
     text = "sum(" + "a, " * 100 + ")"
     with pytest.raises(ExpressionSyntaxError) as info:
         parse(text)
-    lines = str(info.value).splitlines()
+    lines = info.value.caret().splitlines()
     assert len(lines[1]) < 100
+    assert lines[1].startswith("    ...")
     assert lines[1][lines[2].index("^")] == ")"
+    assert info.value.excerpt(radius=5) == "..., a, )"
 
 
 def test_non_text_is_a_syntax_error() -> None:
