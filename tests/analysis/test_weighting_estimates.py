@@ -14,8 +14,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_weighting_r import CASES, REPLICATE_CASES, _cases
-from test_weighting_support import api, reference, replicate_matrix, scalar
+from test_weighting_r import CASES, REPLICATE_CASES, Weighting, _cases
+from test_weighting_support import (
+    api,
+    calibration_targets,
+    counts,
+    reference,
+    replicate_matrix,
+    scalar,
+)
 
 from analysis.survey import ReplicateDesign, SurveyDesign
 
@@ -107,3 +114,40 @@ def test_replicate_standard_errors_after_weighting_agree_with_r(case: str) -> No
         result = estimator(variable)
         assert _one(result, "estimate") == pytest.approx(scalar(ref[name]["estimate"]), rel=RTOL)
         assert _one(result, "se") == pytest.approx(scalar(ref[name]["se"]), rel=RTOL)
+
+
+JKN_CASES: dict[str, Weighting] = {
+    "poststratify_schwide": lambda d: d.poststratify("sch.wide", counts("sch.wide")),
+    "rake_stype_schwide_awards": lambda d: d.rake(
+        {"stype": counts("stype"), "sch.wide": counts("sch.wide"), "awards": counts("awards")},
+        max_iter=1000,
+        tol=float(reference()["settings"]["rake_epsilon"]),
+    ),
+    "calibrate_linear": lambda d: d.calibrate(calibration_targets("apistrat")),
+    "calibrate_raking": lambda d: d.calibrate(
+        calibration_targets("apistrat"),
+        method="raking",
+        tol=float(reference()["settings"]["calibrate_epsilon"]),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(JKN_CASES))
+def test_weighting_a_jkn_design_made_from_the_design_agrees_with_r(case: str) -> None:
+    # The replicate design is built by the engine (as R's as.svrepdesign), then weighted.
+    ref = reference()["apistrat_jkn"]
+    design = JKN_CASES[case](_design("apistrat").replicate("JKn"))
+    n = len(design.weights)
+    np.testing.assert_allclose(design.weights.to_numpy(), ref[case]["weights"], rtol=RTOL)
+    np.testing.assert_allclose(
+        design._wrep, replicate_matrix(ref[case]["replicate_weights"], n), rtol=RTOL, atol=1e-12
+    )
+    for name, variable, estimator in (
+        ("mean_api00", "api00", design.mean),
+        ("total_enroll", "enroll", design.total),
+    ):
+        result = estimator(variable)
+        assert _one(result, "estimate") == pytest.approx(
+            scalar(ref[case][name]["estimate"]), rel=RTOL
+        )
+        assert _one(result, "se") == pytest.approx(scalar(ref[case][name]["se"]), rel=RTOL)

@@ -134,6 +134,18 @@ out$apiclus1_jk1 <- list(
   calibrate_logit = rep_case(calibrate(rc, ~stype + api99, pop_cal_clus, calfun = "logit",
                                        bounds = c(0.4, 2.5), epsilon = cal_epsilon))
 )
+# JKn on the stratified design (as.svrepdesign applies the strata's fpc in rscales).
+rs <- as.svrepdesign(ds, type = "JKn")
+out$apistrat_jkn <- list(
+  unweighted_design = rep_case(rs),
+  poststratify_schwide = rep_case(postStratify(rs, ~sch.wide, pop_schwide)),
+  rake_stype_schwide_awards = rep_case(rake(rs, list(~stype, ~sch.wide, ~awards),
+                                            list(pop_stype, pop_schwide, pop_awards),
+                                            control = rake_control)),
+  calibrate_linear = rep_case(calibrate(rs, ~stype + sch.wide + api99, pop_cal_strat)),
+  calibrate_raking = rep_case(calibrate(rs, ~stype + sch.wide + api99, pop_cal_strat,
+                                        calfun = "raking", epsilon = cal_epsilon))
+)
 out$settings <- list(rake_epsilon = rake_control$epsilon, rake_maxit = rake_control$maxit,
                      calibrate_epsilon = cal_epsilon,
                      survey_version = as.character(packageVersion("survey")),
