@@ -151,3 +151,32 @@ def test_weighting_a_jkn_design_made_from_the_design_agrees_with_r(case: str) ->
             scalar(ref[case][name]["estimate"]), rel=RTOL
         )
         assert _one(result, "se") == pytest.approx(scalar(ref[case][name]["se"]), rel=RTOL)
+
+
+def test_calibration_on_cell_dummies_is_post_stratification() -> None:
+    # GREG with one indicator per cell gives the post-stratified weights, and its
+    # regression residuals are exactly the cell-mean residuals (Särndal, Swensson and
+    # Wretman 1992, section 7.6): same weights, same standard errors.
+    design = _design("apiclus1")
+    cells = counts("stype")
+    post = design.poststratify("stype", cells)
+    greg = design.calibrate({f"stype[{k}]": v for k, v in cells.items()})
+    np.testing.assert_allclose(greg.weights, post.weights, rtol=1e-12)
+    for variable in ("api00", "enroll"):
+        a, b = post.mean(variable, by="awards"), greg.mean(variable, by="awards")
+        np.testing.assert_allclose(b["se"], a["se"], rtol=1e-10)
+    # ... and raking on that single margin gives the same weights; its variance (R's
+    # unweighted backfitting means) equals post-stratification's here because apiclus1's
+    # base weights are equal within each cell.
+    raked = design.rake({"stype": cells})
+    np.testing.assert_allclose(raked.weights, post.weights, rtol=1e-12)
+    np.testing.assert_allclose(raked.total("enroll")["se"], post.total("enroll")["se"], rtol=1e-8)
+
+
+def test_calibrated_replicate_totals_of_calibration_variables_have_zero_se() -> None:
+    design = _jk1_design().calibrate(calibration_targets("apiclus1"))
+    total = design.total("api99")
+    assert _one(total, "estimate") == pytest.approx(
+        calibration_targets("apiclus1")["api99"], rel=1e-12
+    )
+    assert _one(total, "se") < 1e-8 * _one(_jk1_design().total("api99"), "se")
