@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from surveyapp import config as config_module
 from surveyapp import db
+from surveyapp.tokens import redact_tokens
 
 csrf = CSRFProtect()
 babel = Babel()
@@ -144,5 +145,5 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, redact_tokens(request.path))
         return render_template("errors/500.html"), 500

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
 from questionnaires.cli import questionnaire_group
+from surveyapp.tokens import redact_tokens
 
 
 @click.group()
@@ -84,15 +83,6 @@ def _safe_url(url: str) -> str:
 # ------------------------------------------------------------------------------ serve
 
 
-#: Invitation tokens appear in exactly one request path; access logs show it redacted.
-_TOKEN_PATH = re.compile(r"/i/[^/?\s\"]+")
-
-
-def redact_tokens(text: str) -> str:
-    """Replace the token of an invitation path by a placeholder."""
-    return _TOKEN_PATH.sub("/i/<token>", text)
-
-
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
@@ -102,7 +92,7 @@ def serve_command(host: str, port: int, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
     from gunicorn.glogging import Logger
 
-    class RedactingLogger(Logger):  # type: ignore[misc]
+    class RedactingLogger(Logger):
         """Gunicorn's logger with invitation tokens removed from access log lines."""
 
         def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> Any:
@@ -112,7 +102,7 @@ def serve_command(host: str, port: int, workers: int) -> None:
                     atoms[key] = redact_tokens(atoms[key])
             return atoms
 
-    class Server(BaseApplication):  # type: ignore[misc]
+    class Server(BaseApplication):
         """Gunicorn configured in code: each worker builds its own app (no shared engine)."""
 
         def load_config(self) -> None:
@@ -310,4 +300,4 @@ def responses_export_command(campaign_id: int, out: Path) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

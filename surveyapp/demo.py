@@ -165,12 +165,13 @@ class AnswerGenerator:
         staff_grid: dict[str, dict[str, int]] = {}
         top = max(self.relevance_levels)
         for area in relevant:
-            current = int(company.get(f"current_{area}", rng.integers(0, 5)))
-            required = int(company.get(f"required_{area}", max(current, rng.integers(1, 5))))
-            relevance_now = int(min(top, max(1, required - 1 + rng.integers(0, 2))))
+            current = int(company.get(f"current_{area}", int(rng.integers(0, 5))))
+            required = int(company.get(f"required_{area}",
+                                       max(current, int(rng.integers(1, 5)))))
+            relevance_now = min(top, max(1, required - 1 + int(rng.integers(0, 2))))
             levels[area] = {
                 "relevance_now": relevance_now,
-                "relevance_future": int(min(top, relevance_now + rng.integers(0, 2))),
+                "relevance_future": min(top, relevance_now + int(rng.integers(0, 2))),
                 "current": current,
                 "required": required,
             }
@@ -322,17 +323,20 @@ def seed(
             report.companies += len(invitations)
         chosen = rng.choice(len(companies), size=min(responses_per_country, len(companies)),
                             replace=False)
+        records: list[dict[str, Any]] = [
+            {str(key): value for key, value in record.items()}
+            for record in companies.to_dict("records")
+        ]
         for batch_start in range(0, len(chosen), 50):
             with session_scope(engine) as db:
-                campaign = db.get(Campaign, campaign_id)
-                if campaign is None:
+                wave = db.get(Campaign, campaign_id)
+                if wave is None:
                     raise RuntimeError(f"campaign {campaign_id} vanished while seeding")
                 for index in chosen[batch_start:batch_start + 50]:
-                    row = companies.iloc[int(index)].to_dict()
                     invitation = db.get(Invitation, invitations[int(index)])
                     language = region.language if rng.random() < 0.8 else "en"
-                    answer_through_services(db, campaign, invitation, language,
-                                            generator.answers(row))
+                    answer_through_services(db, wave, invitation, language,
+                                            generator.answers(records[int(index)]))
                     report.responses += 1
     return report
 
@@ -341,17 +345,17 @@ def _frame(db: Session, association: Association, campaign: Campaign,
            companies: pd.DataFrame) -> list[int]:
     """Companies of the frame and an invitation each; their ids in frame order."""
     rows = []
-    for row in companies.itertuples(index=False):
-        number = int(row.company_id)
+    for row in companies.to_dict("records"):
+        number = int(row["company_id"])
         company = Company(
             association=association,
             external_ref=f"{association.country}-{number:06d}",
             name=f"Synthetic company {association.country}-{number:06d}",
-            country=str(row.country),
-            region=str(row.region),
-            nace=str(row.nace_group),
-            size_class=str(row.size_class),
-            employees=int(row.employees),
+            country=str(row["country"]),
+            region=str(row["region"]),
+            nace=str(row["nace_group"]),
+            size_class=str(row["size_class"]),
+            employees=int(row["employees"]),
             contact_name=f"Contact {number:06d}",
             contact_email=f"contact.{number:06d}@company.example",
         )

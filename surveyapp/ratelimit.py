@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -32,21 +33,18 @@ def record_attempt(db: Session, key: str, window_seconds: int, now: float | None
     """Count one attempt of ``key`` in the current window (atomic upsert); return the new count."""
     window = _window(window_seconds, now)
     dialect = db.get_bind().dialect.name
+    elements = [RateLimitCounter.key, RateLimitCounter.window_start]
+    increment = {"count": RateLimitCounter.count + 1}
+    values = {"key": key, "window_start": window, "count": 1}
     if dialect == "postgresql":
-        insert = pg_insert(RateLimitCounter)
+        statement: Any = pg_insert(RateLimitCounter).values(**values).on_conflict_do_update(
+            index_elements=elements, set_=increment)
     elif dialect == "sqlite":
-        insert = sqlite_insert(RateLimitCounter)
+        statement = sqlite_insert(RateLimitCounter).values(**values).on_conflict_do_update(
+            index_elements=elements, set_=increment)
     else:
         raise RuntimeError(f"rate limiting supports SQLite and PostgreSQL, not {dialect!r}")
-    statement = (
-        insert.values(key=key, window_start=window, count=1)
-        .on_conflict_do_update(
-            index_elements=[RateLimitCounter.key, RateLimitCounter.window_start],
-            set_={"count": RateLimitCounter.count + 1},
-        )
-        .returning(RateLimitCounter.count)
-    )
-    count = db.execute(statement).scalar_one()
+    count = db.execute(statement.returning(RateLimitCounter.count)).scalar_one()
     # Old windows are never read again; removing them here keeps the table small.
     db.execute(delete(RateLimitCounter).where(RateLimitCounter.window_start < window))
     return int(count)

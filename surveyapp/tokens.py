@@ -26,6 +26,15 @@ def plausible_token(token: str) -> bool:
     return bool(_TOKEN_SHAPE.match(token))
 
 
+#: Invitation tokens appear in exactly one request path, /i/<token>; logs show it redacted.
+_TOKEN_PATH = re.compile(r"/i/[^/?\s\"]+")
+
+
+def redact_tokens(text: str) -> str:
+    """Replace the token of an invitation path by a placeholder (for log lines)."""
+    return _TOKEN_PATH.sub("/i/<token>", text)
+
+
 def new_key(nbytes: int = 16) -> str:
     """A random hex key (response keys, open-link keys)."""
     return secrets.token_hex(nbytes)

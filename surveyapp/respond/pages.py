@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 
 from questionnaires import rules
 from questionnaires.model import (
+    CalculatedQuestion,
     DecimalColumn,
     DecimalQuestion,
     GridColumnType,
@@ -293,7 +294,7 @@ class PageBuilder:
             help=self.catalog.get_text(f"{key}.help"),
             errors=list(messages.get(name, [])),
         )
-        if isinstance(question, NoteQuestion):
+        if isinstance(question, NoteQuestion | CalculatedQuestion):
             return view
         view.required = question.required
         view.unit = self.catalog.get_text(f"{key}.unit")
