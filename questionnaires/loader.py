@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from questionnaires.errors import ExpressionSyntaxError, Problem, QuestionnaireError
 from questionnaires.expressions import Expression, parse
 from questionnaires.model import (
+    LANGUAGE_PATTERN,
     NAME_CODE_PATTERN,
     OTHER_CODE,
     CalculatedQuestion,
@@ -49,7 +50,14 @@ from questionnaires.translations import (
     translation_path,
 )
 from questionnaires.variables import question_variable_names
-from questionnaires.yamlsource import PathKey, YamlReadError, YamlSource, format_path, read_yaml
+from questionnaires.yamlsource import (
+    PathKey,
+    YamlReadError,
+    YamlSource,
+    format_path,
+    read_yaml,
+    yaml_kind,
+)
 
 QUESTIONNAIRE_FILE = "questionnaire.yaml"
 
@@ -96,11 +104,18 @@ def load_questionnaire_from_mapping(
     if questionnaire is None:
         raise QuestionnaireError(problems)
     loaded: dict[str, dict[str, str]] = {}
+    if translations is not None and not isinstance(translations, Mapping):
+        problems.append(Problem(TRANSLATIONS_FOLDER, "", None, "translations must be a mapping "
+                                f"of language to texts, not {yaml_kind(translations)}"))
+        translations = None
     for lang, content in (translations or {}).items():
         name = f"{TRANSLATIONS_FOLDER}/{lang}.yaml"
+        if not isinstance(lang, str) or not re.match(LANGUAGE_PATTERN, lang):
+            problems.append(Problem(name, "", None, f"{lang!r} is not a language code"))
+            continue
         if not isinstance(content, Mapping):
             problems.append(Problem(name, "", None, "a translation must be a mapping of text "
-                                                    f"key to text, not {type(content).__name__}"))
+                                                    f"key to text, not {yaml_kind(content)}"))
             continue
         texts_data = content.get("texts") if "texts" in content else content
         file_data = {"language": content.get("language", lang), "texts": texts_data}
@@ -223,23 +238,14 @@ def _validate_source(source: YamlSource) -> tuple[Questionnaire | None, list[Pro
         return None, [source.problem((), f"{QUESTIONNAIRE_FILE} is empty")]
     if not isinstance(source.data, dict):
         return None, [source.problem((), f"{QUESTIONNAIRE_FILE} must be a mapping of keys "
-                                         f"(id, version, sections, ...), not a "
-                                         f"{_yaml_kind(source.data)}")]
+                                         f"(id, version, sections, ...), not "
+                                         f"{yaml_kind(source.data)}")]
     try:
         questionnaire = Questionnaire.model_validate(source.data)
     except ValidationError as exc:
         problems = [_problem_from_error(source, error) for error in exc.errors()]
         return None, sorted(problems, key=lambda problem: problem.line or 0)
     return questionnaire, _Checker(questionnaire, source).run()
-
-
-def _yaml_kind(data: object) -> str:
-    """What a YAML document holds, in an author's words."""
-    if isinstance(data, list):
-        return "list"
-    if isinstance(data, str):
-        return "text"
-    return type(data).__name__
 
 
 def _clean_location(loc: Iterable[int | str], data: Any) -> PathKey:

@@ -11,7 +11,7 @@ from typing import Any
 
 from questionnaires.errors import Problem
 from questionnaires.model import LANGUAGE_PATTERN, Questionnaire
-from questionnaires.yamlsource import YamlReadError, YamlSource, read_yaml
+from questionnaires.yamlsource import YamlReadError, YamlSource, read_yaml, yaml_kind
 
 TRANSLATIONS_FOLDER = "translations"
 
@@ -85,12 +85,14 @@ def translation_from_source(
         for key, text in raw_texts.items():
             where = ("texts", key)
             if not isinstance(key, str):
-                problems.append(source.problem(where, f"text key {key!r} is not a string"))
+                problems.append(source.problem(
+                    where, f"this text key is read by YAML as {yaml_kind(key)}, not as text; "
+                           "quote it"))
             elif text is None or (isinstance(text, str) and not text.strip()):
                 problems.append(source.problem(where, f"empty text for {key!r}"))
             elif not isinstance(text, str):
                 problems.append(source.problem(where, f"text for {key!r} must be a string, "
-                                                      f"not {type(text).__name__}; quote it"))
+                                                      f"not {yaml_kind(text)}; quote it"))
             else:
                 texts[key] = text
     return TranslationFile(lang, texts, source), problems

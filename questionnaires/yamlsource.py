@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,12 @@ def format_path(path: Sequence[str | int]) -> str:
     """Render a location as ``sections[2].questions[4].scale``."""
     out = ""
     for part in path:
-        if isinstance(part, int):
+        if isinstance(part, int) and not isinstance(part, bool):
             out += f"[{part}]"
+        elif not isinstance(part, str):
+            # YAML keys may be null, booleans or floats (`~: x`, `1.5: x`): shown as YAML
+            # spells them, so a bad key is reported rather than crashing the report.
+            out += f"[{json.dumps(part, ensure_ascii=False, default=str)}]"
         elif not _PLAIN_KEY.match(part):
             # Text keys contain dots; quoting keeps the path readable as one step.
             out += f"[{json.dumps(part, ensure_ascii=False)}]"
@@ -41,6 +46,25 @@ def format_path(path: Sequence[str | int]) -> str:
         else:
             out = str(part)
     return out
+
+
+def yaml_kind(value: object) -> str:
+    """What YAML made of a value, in an author's words (``a number``, ``null``, ``a list``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean (yes/no/true/false)"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, date):
+        return "a date"
+    return type(value).__name__
 
 
 @dataclass
@@ -183,6 +207,14 @@ def parse_yaml(text: str, name: str) -> tuple[YamlSource, list[Problem]]:
     return source, duplicates
 
 
+def _scalar_key(node: yaml.ScalarNode) -> Any:
+    """A mapping key as the data holds it (`1.5: x` is the float 1.5, `~: x` None)."""
+    if node.tag == "tag:yaml.org,2002:str":
+        return node.value
+    # The document was constructed from these very nodes, so this cannot fail.
+    return yaml.constructor.SafeConstructor().construct_object(node)
+
+
 def _index(
     node: yaml.Node,
     path: PathKey,
@@ -194,9 +226,9 @@ def _index(
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key_node, value_node in node.value:
-            key: Any = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if key is None:
+            if not isinstance(key_node, yaml.ScalarNode):
                 continue
+            key = _scalar_key(key_node)
             if key in seen:
                 duplicates.append(
                     Problem(name, format_path((*path, key)), key_node.start_mark.line + 1,

@@ -6,11 +6,16 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from questionnaires.cli import questionnaire_group
 from questionnaires.errors import QuestionnaireError
-from questionnaires.loader import load_questionnaire, validate_folder
+from questionnaires.loader import (
+    load_questionnaire,
+    load_questionnaire_from_mapping,
+    validate_folder,
+)
 from questionnaires.yamlsource import MAX_DEPTH, MAX_FILE_BYTES
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -201,4 +206,33 @@ def test_import_xlsform_to_an_unwritable_place_exits_1(tmp_path: Path) -> None:
     assert isinstance(result.exception, SystemExit)
     assert result.stderr.strip() == (
         f"cannot write {blocker / 'mapped'}: {blocker} is a file, not a folder"
+    )
+
+
+# --- keys and values YAML does not read as text ----------------------------------------------
+
+
+def test_translation_keys_that_are_not_text_are_problems_at_their_lines(folder: Path) -> None:
+    _append(folder / "translations" / "de.yaml", "  1.5: x\n  ~: y\n")
+    assert _messages(folder) == [
+        "translations/de.yaml:16: texts[1.5]: this text key is read by YAML as a number, "
+        "not as text; quote it",
+        "translations/de.yaml:17: texts[null]: this text key is read by YAML as null, "
+        "not as text; quote it",
+    ]
+
+
+def test_snapshot_translations_need_language_codes_and_a_mapping() -> None:
+    data = yaml.safe_load((FIXTURES / "single_choice" / "questionnaire.yaml").read_text("utf-8"))
+    german = yaml.safe_load(
+        (FIXTURES / "single_choice" / "translations" / "de.yaml").read_text("utf-8"))
+    with pytest.raises(QuestionnaireError) as caught:
+        load_questionnaire_from_mapping(data, {"de": german, "../x": german["texts"]})
+    assert [str(p) for p in caught.value.problems] == [
+        "translations/../x.yaml: '../x' is not a language code"
+    ]
+    with pytest.raises(QuestionnaireError) as caught:
+        load_questionnaire_from_mapping(data, ["de"])  # type: ignore[arg-type]
+    assert str(caught.value.problems[0]) == (
+        "translations: translations must be a mapping of language to texts, not a list"
     )
