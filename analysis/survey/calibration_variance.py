@@ -137,6 +137,10 @@ class CalibrationStep:
         }
 
 
+# The reducing operators (levels x units) are kept in CSC form: scipy then walks the units in
+# order and reads each row of the scores once, instead of once per margin as CSR would.
+
+
 def _subtract_low_rank(
     x: FloatArray, basis: FloatArray | sp.csr_matrix, coef: FloatArray
 ) -> FloatArray:
@@ -267,7 +271,7 @@ class PostStratificationStep(CalibrationStep):
     new_weights: FloatArray = field(default_factory=lambda: np.zeros(0))
 
     @cached_property
-    def _operators(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    def _operators(self) -> tuple[sp.csc_matrix, sp.csr_matrix]:
         """Cell-mean operator ``(L, n)`` and spreading operator ``(n, L)``, built once."""
         psw = self.new_weights.copy()
         oldw = self.old_weights
@@ -276,7 +280,7 @@ class PostStratificationStep(CalibrationStep):
         g = indicator_matrix(self.cells, self.n_cells)
         old_sums = np.asarray(g @ oldw).reshape(-1)
         old_sums = np.where(old_sums == 0, 1.0, old_sums)
-        reduce = (sp.diags(1.0 / old_sums) @ g @ sp.diags(oldw / psw)).tocsr()
+        reduce = (sp.diags(1.0 / old_sums) @ g @ sp.diags(oldw / psw)).tocsc()
         return reduce, (g @ sp.diags(psw)).T.tocsr()
 
     def residualize(self, x: FloatArray) -> FloatArray:
@@ -333,7 +337,7 @@ class RakingStep(CalibrationStep):
     sweeps: int = RAKING_VARIANCE_SWEEPS
 
     @cached_property
-    def _operators(self) -> tuple[sp.csr_matrix, list[list[FloatArray]], sp.csr_matrix]:
+    def _operators(self) -> tuple[sp.csc_matrix, list[list[FloatArray]], sp.csr_matrix]:
         """The reducing operator (stacked ``A_m``), the ``B_ml`` blocks and the spreading
         operator ``[diag(psw_1) G_1', ..., diag(psw_M) G_M']``, built once per step."""
         psws = [np.where(p == 0, 1.0, p) for p in self.margin_weights]
@@ -348,7 +352,7 @@ class RakingStep(CalibrationStep):
                 sp.diags(ic) @ g @ sp.diags(1.0 / p)
                 for g, ic, p in zip(indicators, inv_counts, psws, strict=True)
             ]
-        ).tocsr()
+        ).tocsc()
         cross = [
             [
                 np.asarray(
