@@ -127,7 +127,7 @@ def _print_welcome(app: Any, address: str) -> None:
 
     report = load_credentials(Path(app.instance_path), app.config["DATABASE_URL"])
     if report is not None:
-        for line in report.lines():
+        for line in report.lines(address):
             click.echo(line)
     click.echo(f"Serving on {address} (sign in at {address}/auth/login; Ctrl+C stops)")
 
@@ -157,16 +157,15 @@ def demo_command(responses: int, if_empty: bool, seed_value: int | None) -> None
             known = demo.load_credentials(instance, app.config["DATABASE_URL"])
             click.echo("The database already holds data; the demo was not seeded again.")
             if known is not None:
-                for line in known.lines():
+                for line in known.lines(_base_url(app)):
                     click.echo(line)
             return
         click.echo(f"Seeding the demo ({responses} responses per country)...")
-        report = demo.seed(engine, responses_per_country=responses, seed_value=seed_value,
-                           base_url=_base_url(app))
+        report = demo.seed(engine, responses_per_country=responses, seed_value=seed_value)
         path = demo.save_credentials(instance, report, app.config["DATABASE_URL"])
     finally:
         engine.dispose()
-    for line in report.lines():
+    for line in report.lines(_base_url(app)):
         click.echo(line)
     click.echo(f"(The logins are kept in {path}, readable by you only.)")
 

@@ -78,20 +78,21 @@ _FAMILY_WEIGHTS = {
 
 @dataclass
 class DemoReport:
-    """What the demo created: logins (with passwords in clear, once) and open links."""
+    """What the demo created: logins (with passwords in clear, once) and open-link paths."""
 
     logins: list[dict[str, str]] = field(default_factory=list)
     open_links: list[dict[str, str]] = field(default_factory=list)
     responses: int = 0
     companies: int = 0
 
-    def lines(self) -> list[str]:
-        """The report as printable lines."""
+    def lines(self, base_url: str) -> list[str]:
+        """The report as printable lines, links on ``base_url`` (where the app is served)."""
         out = ["Demo logins (synthetic demo data; change or remove before real use):"]
         out += [f"  {login['association']:<40} {login['role']:<8} {login['email']:<36} "
                 f"password: {login['password']}" for login in self.logins]
         out.append("Open links of the demo campaigns:")
-        out += [f"  {link['association']:<40} {link['url']}" for link in self.open_links]
+        out += [f"  {link['association']:<40} {base_url.rstrip('/')}{link['path']}"
+                for link in self.open_links]
         if self.companies or self.responses:
             out.append(f"{self.companies} synthetic companies with invitations, "
                        f"{self.responses} submitted synthetic responses.")
@@ -265,7 +266,6 @@ def seed(
     *,
     responses_per_country: int = 300,
     seed_value: int | None = None,
-    base_url: str = "http://127.0.0.1:5000",
     questionnaire_folder: Path = REFERENCE_QUESTIONNAIRE,
     today: dt.date | None = None,
 ) -> DemoReport:
@@ -317,7 +317,7 @@ def seed(
             db.add(campaign)
             db.flush()
             report.open_links.append({"association": region.name,
-                                      "url": f"{base_url.rstrip('/')}/o/{campaign.open_link_key}"})
+                                      "path": f"/o/{campaign.open_link_key}"})
             invitations = _frame(db, association, campaign, companies)
             campaign_id = campaign.id
             report.companies += len(invitations)
