@@ -148,6 +148,8 @@ def indicator_matrix(codes: IntArray, n_levels: int) -> sp.csr_matrix:
     Returns
     -------
     scipy.sparse.csr_matrix, shape (n_levels, n)
+        Convert with ``.tocsc()`` before multiplying a tall ``(n, m)`` matrix: scipy then
+        reads the matrix's rows once, in order.
     """
     n = codes.shape[0]
     return sp.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(n_levels, n), dtype=np.float64)
@@ -212,7 +214,7 @@ def poststratify_weights(
     Lumley (2010), *Complex Surveys*, section 7.1.
     """
     n_levels = totals.shape[0]
-    cell_totals = indicator_matrix(codes, n_levels) @ d  # (L, m)
+    cell_totals = indicator_matrix(codes, n_levels).tocsc() @ d  # (L, m)
     ratio = _cell_ratios(cell_totals, totals, variable, level_names)
     return d * ratio[codes]
 
@@ -333,7 +335,7 @@ def rake_weights(
         if margin_names is not None
         else [f"margin {i + 1}" for i in range(len(margins))]
     )
-    indicators = [indicator_matrix(codes, totals.shape[0]) for codes, totals in margins]
+    indicators = [indicator_matrix(codes, totals.shape[0]).tocsc() for codes, totals in margins]
     cross = _cross_indicator([codes for codes, _ in margins])
     cols = (
         slice(None) if reference_column is None else slice(reference_column, reference_column + 1)
