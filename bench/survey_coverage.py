@@ -10,7 +10,10 @@ size-dependent nonresponse. Each sample is analysed three ways:
 * **design-weighted**: the stratified design with weights N_h/n_h and the finite population
   correction, ignoring nonresponse;
 * **calibrated**: the design-weighted sample raked to the register counts of country, NACE
-  group and size class (linearisation variance with calibration residuals).
+  group and size class (linearisation variance with calibration residuals);
+* **calibrated + employees**: calibrated (raking distance) to the same counts and, in
+  addition, to the register's total of persons employed, as the employment weights of
+  business surveys are.
 
 Over the replications it reports, per estimator and method, the relative bias of the
 estimates against the register's true values, the coverage of the nominal 95% confidence
@@ -37,6 +40,7 @@ from analysis.synthetic import (
     draw_sample,
     generate_population,
     population_margins,
+    population_totals,
 )
 
 #: What is estimated: (kind, variable, label); the proportion is of the level "yes".
@@ -47,7 +51,7 @@ TARGETS: tuple[tuple[str, str, str], ...] = (
     ("total", "upskill_software", "total staff to upskill, software"),
     ("total", "vacancies", "total vacancies"),
 )
-METHODS = ("unweighted", "design-weighted", "calibrated")
+METHODS = ("unweighted", "design-weighted", "calibrated", "calibrated + employees")
 
 
 @dataclass(frozen=True)
@@ -93,8 +97,8 @@ def estimate(design: SurveyDesign, truths: list[Truth]) -> np.ndarray:
     return np.array(rows, dtype=float)
 
 
-def analyse(sample: pd.DataFrame, n_population: int,
-            margins: dict[str, dict[str, float]], truths: list[Truth]) -> np.ndarray:
+def analyse(sample: pd.DataFrame, n_population: int, margins: dict[str, dict[str, float]],
+            totals: dict[str, float], truths: list[Truth]) -> np.ndarray:
     """(methods, targets, 4) estimates, CI bounds and SEs of one sample."""
     data = sample.assign(naive_weight=n_population / len(sample))
     naive = SurveyDesign(data, weights="naive_weight")
@@ -103,7 +107,9 @@ def analyse(sample: pd.DataFrame, n_population: int,
     design = SurveyDesign(data, weights="design_weight", strata="stratum", fpc="N_h",
                           lonely_psu="adjust")
     calibrated = design.rake(margins, max_iter=100, tol=1e-10)
-    return np.stack([estimate(d, truths) for d in (naive, design, calibrated)])
+    with_employees = design.calibrate(totals, method="raking", max_iter=100)
+    return np.stack([estimate(d, truths)
+                     for d in (naive, design, calibrated, with_employees)])
 
 
 def summarise(results: np.ndarray, truths: list[Truth]) -> pd.DataFrame:
@@ -145,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     population = generate_population(rng, n_companies=args.companies)
     truths = true_values(population)
     margins = population_margins(population)
+    totals = population_totals(population, categorical=tuple(margins),
+                               numeric=("employees",))
     results = np.empty((args.replications, len(METHODS), len(truths), 4))
     sizes = np.empty(args.replications)
     rates = np.empty(args.replications)
@@ -153,13 +161,14 @@ def main(argv: list[str] | None = None) -> int:
         sample = draw_sample(population, rng)
         sizes[b] = len(sample.respondents)
         rates[b] = sample.response_rate
-        results[b] = analyse(sample.respondents, len(population), margins, truths)
+        results[b] = analyse(sample.respondents, len(population), margins, totals, truths)
     seconds = time.perf_counter() - t0
     print(f"## Coverage and bias: {args.replications} samples from a register of "
           f"{len(population):,} companies\n")
     print(f"{population['stratum'].nunique()} strata; on average {sizes.mean():.0f} "
           f"respondents, response rate {100 * rates.mean():.1f}%; calibration rakes to the "
-          f"counts of {', '.join(margins)}. {seconds:.0f} s.\n")
+          f"counts of {', '.join(margins)} (and the total of persons employed). "
+          f"{seconds:.0f} s.\n")
     print(markdown(summarise(results, truths)))
     return 0
 
