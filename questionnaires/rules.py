@@ -185,6 +185,13 @@ def _is_blank(value: object) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
+def _has_content(value: object) -> bool:
+    """Whether a grid row (or what stands in its place) holds anything but blanks."""
+    if isinstance(value, Mapping):
+        return any(not _is_blank(cell) for cell in value.values())
+    return not _is_blank(value)
+
+
 def _as_number(value: object) -> int | float | None:
     """The value if it is a number expressions can use (finite, within their bound)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -709,8 +716,8 @@ def _validate_grid(q: Questionnaire, question: GridQuestion, raw: object,
     row_codes = [row.code for row in q.options_for(question)]
     column_ids = {column.id for column in question.columns}
     violations: list[RuleViolation] = []
-    for code in raw:
-        if code not in row_codes:
+    for code, cells in raw.items():
+        if code not in row_codes and _has_content(cells):
             violations.append(_builtin(qid, "unknown_row", row=code))
     relevant = resolved.rows[qid]
     for row in relevant:
@@ -780,7 +787,8 @@ def prune_irrelevant(q: Questionnaire, answers: Mapping[str, object]) -> dict[st
         raw = answers.get(qid)
         if isinstance(question, GridQuestion):
             if isinstance(raw, Mapping):
-                rows: dict[str, dict[str, object]] = {}
+                rows: dict[object, object] = {}
+                known = {row.code for row in q.options_for(question)}
                 for row in resolved.rows[qid]:
                     cells = raw.get(row)
                     if isinstance(cells, Mapping):
@@ -788,6 +796,10 @@ def prune_irrelevant(q: Questionnaire, answers: Mapping[str, object]) -> dict[st
                                 if not _is_blank(value)}
                         if kept:
                             rows[row] = kept
+                # A row the grid does not have is malformed, not skipped: kept as given so
+                # that validation still reports it.
+                rows.update((code, cells) for code, cells in raw.items()
+                            if code not in known and _has_content(cells))
                 if rows:
                     pruned[qid] = rows
             elif not _is_blank(raw):

@@ -455,6 +455,19 @@ def test_prune_keeps_a_malformed_grid_answer_for_validation(
     assert validate_response(q, pruned) == validate_response(q, response)
 
 
+def test_unknown_grid_rows_are_judged_alike_before_and_after_pruning(
+    q: Questionnaire, answers: dict[str, Any]
+) -> None:
+    blank = {**answers, "skill_grid": {**answers["skill_grid"], "paint": {"current": None}}}
+    assert ("skill_grid", "unknown_row") not in codes(validate_response(q, blank))
+    assert "paint" not in prune_irrelevant(q, blank)["skill_grid"]
+    filled = {**answers, "skill_grid": {**answers["skill_grid"], "paint": {"current": 1}}}
+    pruned = prune_irrelevant(q, filled)
+    assert pruned["skill_grid"]["paint"] == {"current": 1}
+    assert ("skill_grid", "unknown_row") in codes(validate_response(q, pruned))
+    assert validate_response(q, pruned) == validate_response(q, filled)
+
+
 def test_prune_does_not_change_its_input(q: Questionnaire, answers: dict[str, Any]) -> None:
     before = {**answers, "country": "CZ"}
     snapshot = {key: value for key, value in before.items()}

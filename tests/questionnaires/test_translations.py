@@ -100,7 +100,8 @@ def test_read_translation_reports_structure(tmp_path: Path) -> None:
     assert translation.texts == {}
     assert [str(p) for p in problems] == [
         "translations/de.yaml:2: notes: unknown key 'notes' (allowed: language, texts)",
-        "translations/de.yaml:4: texts.title: text for 'title' must be a string, not a number; quote it",
+        "translations/de.yaml:4: texts.title: text for 'title' must be a string, not a number; "
+        "quote it",
     ]
 
 
