@@ -6,9 +6,11 @@ Services only flush; the caller (a request, a CLI command) owns the one commit.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from typing import Any
 
+from flask import g, has_app_context
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -69,11 +71,20 @@ def section_answer_keys(section: Section) -> list[str]:
 
 
 def relevant_sections(questionnaire: Questionnaire, answers: Mapping[str, Any]) -> list[Section]:
-    """The pages shown for these answers, in order."""
-    return [
+    """The pages shown for these answers, in order (remembered for the rest of a request)."""
+    memo: dict[tuple[int, str], list[str]] | None = None
+    key = (id(questionnaire), json.dumps(answers, sort_keys=True, default=str))
+    if has_app_context():
+        memo = g.setdefault("_relevant_sections", {})
+        if key in memo:
+            return [questionnaire.section(section_id) for section_id in memo[key]]
+    sections = [
         section for section in questionnaire.sections
         if rules.section_relevant(questionnaire, section.id, dict(answers))
     ]
+    if memo is not None:
+        memo[key] = [section.id for section in sections]
+    return sections
 
 
 def start_response(
@@ -191,8 +202,11 @@ def save_page(
 
     The write is conditional on the response still being in progress, so a save racing a
     submit can never change a submitted response. Returns the merged answers.
-    Raises AlreadySubmitted when the response was submitted meanwhile.
+    Raises AlreadySubmitted when the response was submitted meanwhile, CampaignNotOpen when
+    the campaign no longer takes answers.
     """
+    if response.status == "in_progress":
+        _require_open(response)
     questionnaire = questionnaire_for(response)
     merged = merge_page(questionnaire, section_id, response.answers or {}, page_answers)
     page_seconds = dict(response.page_seconds or {})
@@ -219,6 +233,13 @@ def save_page(
     return merged
 
 
+def _require_open(response: Response) -> None:
+    """Refuse changes once the campaign is closed (or back in draft)."""
+    status = response.campaign.status
+    if status != "open":
+        raise CampaignNotOpen(f"campaign {response.campaign_id} is {status}")
+
+
 def check_complete(questionnaire: Questionnaire, answers: Mapping[str, Any]) -> None:
     """Raise IncompleteResponse naming the first relevant page that breaks a rule."""
     violations = rules.validate_response(questionnaire, dict(answers))
@@ -236,10 +257,12 @@ def submit(db: Session, response: Response, *, now: dt.datetime | None = None) -
 
     One conditional UPDATE (status in progress -> submitted) decides the winner among any
     number of concurrent attempts; the partial unique index backs it in the database.
-    Raises IncompleteResponse when a relevant page still breaks a rule.
+    Raises IncompleteResponse when a relevant page still breaks a rule, CampaignNotOpen when
+    the campaign no longer takes answers.
     """
     if response.status == "submitted":
         return False
+    _require_open(response)
     questionnaire = questionnaire_for(response)
     answers = dict(response.answers or {})
     check_complete(questionnaire, answers)

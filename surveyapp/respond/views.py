@@ -398,6 +398,8 @@ def page(section_id: str) -> ResponseReturnValue:
     form_class = forms.section_form_class(questionnaire, section)
     answers = dict(response.answers or {})
 
+    if response.campaign.status != "open":
+        return render_template("respond/closed.html"), 410
     if request.method == "GET":
         sections = page_order(questionnaire, response.answers or {}, response.channel)
         if section.id not in [s.id for s in sections]:
@@ -426,6 +428,8 @@ def page(section_id: str) -> ResponseReturnValue:
         flash(_("This response has already been submitted; it can no longer be changed."),
               "info")
         return redirect(url_for("respond.done"))
+    except CampaignNotOpen:
+        return render_template("respond/closed.html"), 410
     violations = page_violations(questionnaire, section.id, merged) if action == "next" else []
     if language_switch:
         language = action.split(":", 1)[1]
@@ -516,6 +520,8 @@ def submit_response() -> ResponseReturnValue:
         return redirect(url_for("respond.start"))
     try:
         won = submit(db, response)
+    except CampaignNotOpen:
+        return render_template("respond/closed.html"), 410
     except IncompleteResponse as exc:
         commit()
         flash(_("Some answers still need your attention before you can submit."), "error")

@@ -341,3 +341,29 @@ def test_a_closed_campaign_takes_no_new_responses(
     page = respondent.client.get("/survey/start")
     assert page.status_code == 410
     assert "This survey is not open" in page.get_data(as_text=True)
+
+
+def test_closing_a_campaign_stops_saving_and_submitting(
+    make_campaign: Callable[..., SurveySetup], respondent: Respondent, db: Session,
+    engine: Any
+) -> None:
+    from surveyapp.db import session_scope
+    from surveyapp.models import Campaign
+
+    setup = _begin(make_campaign, respondent)
+    respondent.post_page("profile", MINI_PROFILE)
+    respondent.post_page("skills", MINI_SKILLS)
+    respondent.get("/survey/page/training")
+    form = {"csrf_token": respondent.csrf(), "ticket": respondent.ticket(), "action": "next",
+            **MINI_TRAINING}
+    with session_scope(engine) as session:
+        campaign = session.get(Campaign, setup.campaign_id)
+        assert campaign is not None
+        campaign.status = "closed"
+    closed = respondent.client.post("/survey/page/training", data=form)
+    assert closed.status_code == 410
+    submitted = respondent.client.post("/survey/submit", data=form)
+    assert submitted.status_code == 410
+    stored = _stored(db)
+    assert stored.status == "in_progress"
+    assert "has_plan" not in stored.answers
