@@ -287,19 +287,24 @@ def column_layout(
     # rows in domain order (then row order): each variable's entries come out sorted by
     # column, so the layout needs no sort of its own
     by_domain = np.argsort(layout.codes, kind="stable")
-    rows_list = []
-    cols_list = []
-    vals_list = []
-    for v, x in enumerate(columns):
-        keep = in_domain & ~np.isnan(x)
-        idx = by_domain[keep[by_domain]]
-        rows_list.append(idx)
-        cols_list.append(v * n_dom + layout.codes[idx])
-        vals_list.append(x[idx])
-    rows = np.concatenate(rows_list) if rows_list else np.zeros(0, dtype=np.int64)
-    cols = np.concatenate(cols_list) if cols_list else np.zeros(0, dtype=np.int64)
-    vals = np.concatenate(vals_list) if vals_list else np.zeros(0)
-    return ColumnLayout(
-        rows.astype(np.int64), cols.astype(np.int64), vals.astype(np.float64), n,
-        len(columns) * n_dom,
-    )
+    codes_sorted = layout.codes[by_domain]
+    valid_sorted = in_domain[by_domain]
+    picks = []
+    total = 0
+    for x in columns:
+        keep = valid_sorted & ~np.isnan(x[by_domain])
+        pick = np.flatnonzero(keep)
+        picks.append(pick)
+        total += len(pick)
+    rows = np.empty(total, dtype=np.int64)
+    cols = np.empty(total, dtype=np.int64)
+    vals = np.empty(total, dtype=np.float64)
+    at = 0
+    for v, (x, pick) in enumerate(zip(columns, picks, strict=True)):
+        end = at + len(pick)
+        idx = by_domain[pick]
+        rows[at:end] = idx
+        np.add(codes_sorted[pick], v * n_dom, out=cols[at:end])
+        vals[at:end] = x[idx]
+        at = end
+    return ColumnLayout(rows, cols, vals, n, len(columns) * n_dom)
