@@ -393,20 +393,30 @@ def test_poststratification_residuals_equal_r_formula() -> None:
     np.testing.assert_allclose(step.residualize(x), expected, rtol=1e-12, atol=1e-14)
 
 
-def test_greg_residuals_equal_weighted_least_squares_residuals() -> None:
+@pytest.mark.parametrize("model", ["dense", "dummies"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_greg_residuals_equal_weighted_least_squares_residuals(model: str, sparse: bool) -> None:
     rng = np.random.default_rng(23)
-    n, p = 200, 4
-    xm = np.column_stack([np.ones(n), rng.normal(size=(n, p - 1))])
+    n = 300
+    if model == "dense":
+        xm = np.column_stack([np.ones(n), rng.normal(size=(n, 3)) * [1.0, 1e3, 1e-3]])
+    else:
+        levels = (5, 7, 4)
+        codes = [rng.integers(0, k, size=n) for k in levels]
+        xm = np.column_stack(
+            [(c == j).astype(float) for c, k in zip(codes, levels, strict=True) for j in range(k)]
+        )  # rank deficient: every margin sums to 1
     d = rng.uniform(1.0, 20.0, size=n)
     g = rng.uniform(0.8, 1.2, size=n)
     z = rng.normal(size=(n, 5))
-    step = GregStep.from_model(xm, d, g, method="calibrate/linear")
+    step = GregStep.from_model(xm, d, g, sparse=sparse, method="calibrate/linear")
+    assert (step.a is not None) == sparse
     w = g * np.sqrt(d)
     y = z / w[:, None]
     a = xm * np.sqrt(d)[:, None]
     coef, *_ = np.linalg.lstsq(a, y, rcond=None)
     expected = (y - a @ coef) * w[:, None]
-    np.testing.assert_allclose(step.residualize(z), expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(step.residualize(z), expected, rtol=1e-9, atol=1e-11)
 
 
 def test_calibrated_total_of_a_calibration_variable_has_zero_residual() -> None:
