@@ -17,9 +17,12 @@ PHONE = {"width": 375, "height": 812}
 
 
 def _horizontal_overflow(page: Page) -> int:
-    """How many CSS pixels the page is wider than the viewport (0: no horizontal scroll)."""
+    """How many CSS pixels the page, or a box in it, is wider than shown (0: nothing scrolls)."""
     return int(page.evaluate(
-        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        """() => Math.max(
+            document.documentElement.scrollWidth - document.documentElement.clientWidth,
+            ...Array.from(document.querySelectorAll(".grid-wrap, .grid"),
+                          box => box.scrollWidth - box.clientWidth))"""
     ))
 
 

@@ -122,6 +122,22 @@ def test_open_link_in_french(new_context: NewContext, live_server: LiveServer) -
         text("fr", "question.country.text"))
     survey.fill_profile(page, country="AT", employees="1 200")
     next_page(page)
+
+    # Switching the language keeps what was typed and translates questions and interface.
+    expect_page(page, "staffing", "fr")
+    survey.fill_staffing(page)
+    page.locator("#language-de").click()
+    expect_page(page, "staffing", "de")
+    expect(page.locator("#q_workforce__operators__now")).to_have_value("150")
+    page.goto("/survey/page/staffing")
+    expect(page.locator("#next")).to_have_text(ui("de", "Save and continue"))
+    expect(page.locator("#q_workforce__operators__now")).to_have_value("150")  # it was saved
+    page.locator("#language-fr").click()
+    expect_page(page, "staffing", "fr")
+    next_page(page)
+    expect_page(page, "skill_areas", "fr")
+    page.locator("#back").click()
+    expect(page.locator("#q_workforce__rd_engineers__in_3_years")).to_have_value("55")
     survey.answer_to_review(page, "fr")
 
     expect(page.locator("h1")).to_have_text(ui("fr", "Check your answers"))
