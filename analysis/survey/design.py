@@ -17,6 +17,10 @@ Internal contract of ``_variance`` (shared with :mod:`analysis.survey.replicate`
   the ``(k,)`` variances or the full matrix (the caller takes its diagonal). The diagonal
   path exists so that thousands of domain x variable columns never need a ``k x k`` matrix.
 
+A subclass may take further keyword arguments that it asks for through
+``_variance_options(layout)`` (``SurveyDesign`` asks for the columns' subpopulations when
+``lonely_psu="average"``); the base class asks for none.
+
 References
 ----------
 Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*. Wiley.
@@ -857,10 +861,9 @@ class SurveyDesign(_Design):
     def _unit_labels(df: pd.DataFrame, units: np.ndarray, columns: list[str]) -> list[str]:
         """Names of the units of the stage above, ``"col=value/col=value"``, by code."""
         first = np.unique(units, return_index=True)[1]
-        labels = []
-        for row in first:
-            labels.append("/".join(f"{c}={df[c].iloc[row]!r}" for c in columns))
-        return labels
+        values = [df[c].to_numpy()[first] for c in columns]
+        return ["/".join(f"{c}={v!r}" for c, v in zip(columns, vs, strict=True))
+                for vs in zip(*values, strict=True)]
 
     @staticmethod
     def _popsize(

@@ -57,17 +57,6 @@ def as_weight_matrix(w: np.ndarray) -> np.ndarray:
 # linear statistics: totals, means, ratios
 
 
-@dataclass(frozen=True)
-class RatioParts:
-    """Numerator and denominator layouts of a mean or ratio (same sparse pattern).
-
-    For a mean the denominator values are ones; for a total there is no denominator.
-    """
-
-    num: ColumnLayout
-    den_values: np.ndarray | None
-
-
 def total_point(layout: ColumnLayout) -> PointFunction:
     """Point function of the Horvitz-Thompson totals ``sum_i w_i y_i`` of each column.
 
