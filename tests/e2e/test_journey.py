@@ -90,9 +90,22 @@ def test_invitation_in_german_with_errors_resume_on_a_new_device_and_double_subm
     expect(page.locator("h1")).to_have_text(ui("de", "Check your answers"))
     expect(page.locator("#review-skill_needs")).to_have_text(
         text("de", "section.skill_needs.title"))
+    # A second tab keeps the review page open while the first one submits.
+    other_tab = second_device.new_page()
+    other_tab.goto("/survey/review")
+    expect(other_tab.locator("#submit")).to_be_visible()
+
     page.locator("#submit").dblclick()
     expect(page).to_have_url(re.compile(r"/survey/done$"))
     expect(page.locator("h1")).to_have_text(ui("de", "Thank you for taking part"))
+    expect(page.locator(".flash")).to_have_text(
+        ui("de", "Thank you: your response has been submitted."))
+    other_tab.locator("#submit").click()
+    expect(other_tab).to_have_url(re.compile(r"/survey/done$"))
+    expect(other_tab.locator(".flash")).to_have_text(
+        ui("de", "This response had already been submitted; nothing was changed."))
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/survey/done$"))
 
     responses = live_server.responses_of(invitation_id)
     assert [response.status for response in responses] == ["submitted"]
