@@ -9,6 +9,7 @@ $SKILLSGAP_CHROMIUM), driven by Playwright's sync API.
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,7 +31,8 @@ from surveyapp.questionnaire_store import publish_folder
 from surveyapp.tokens import new_key
 
 REFERENCE = Path(__file__).resolve().parents[2] / "questionnaires" / "automotive-skills"
-CHROMIUM = os.environ.get("SKILLSGAP_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = (os.environ.get("SKILLSGAP_CHROMIUM") or shutil.which("chromium")
+            or "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -41,7 +43,11 @@ CAMPAIGN_LANGUAGES = ["de", "en", "fr"]
 
 @dataclass
 class LiveServer:
-    """The running app: its base URL, its database and the seeded campaign."""
+    """The running app: its base URL, its database and the seeded campaign.
+
+    Browser tests run one at a time (one Chromium), so "the latest open-link response" is the
+    one the current test started.
+    """
 
     url: str
     app: Flask
