@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from babel import Locale
 from flask import (
     Blueprint,
     abort,
@@ -35,11 +36,14 @@ from questionnaires.translations import TextCatalog
 from surveyapp import ratelimit
 from surveyapp.db import commit, get_db
 from surveyapp.models import Campaign, Invitation, Response
+from surveyapp.questionnaire_store import questionnaire_of
 from surveyapp.respond import forms, pages
 from surveyapp.responses import (
     AlreadySubmitted,
     CampaignNotOpen,
     IncompleteResponse,
+    invitation_response,
+    merge_page,
     page_violations,
     questionnaire_for,
     relevant_sections,
@@ -199,8 +203,6 @@ def current_respondent(db: Session, *, from_ticket: bool = False,
         if invitation is None or invitation.status == "revoked":
             return None
         if response is None:
-            from surveyapp.responses import invitation_response
-
             response = invitation_response(db, invitation.id)
             if response is not None:
                 session[_RESPONSE] = response.id
@@ -241,8 +243,6 @@ def page_order(questionnaire: Questionnaire, answers: dict[str, Any], channel: s
 
 
 def _language_names(codes: list[str]) -> list[tuple[str, str]]:
-    from babel import Locale
-
     names = []
     for code in codes:
         try:
@@ -329,8 +329,6 @@ def start() -> ResponseReturnValue:
 
 def questionnaire_of_campaign(campaign: Campaign) -> Questionnaire:
     """The questionnaire version a campaign is pinned to."""
-    from surveyapp.questionnaire_store import questionnaire_of
-
     return questionnaire_of(campaign.questionnaire_version)
 
 
@@ -455,8 +453,6 @@ def page(section_id: str) -> ResponseReturnValue:
 def _target_after(questionnaire: Questionnaire, response: Response, section: Section,
                   action: str, typed: dict[str, Any]) -> str | None:
     """Where Next or Back leads from this page, given what was just typed."""
-    from surveyapp.responses import merge_page
-
     answers = merge_page(questionnaire, section.id, response.answers or {}, typed)
     order = page_order(questionnaire, answers, response.channel)
     ids = [s.id for s in order]
@@ -607,8 +603,6 @@ def recover_after_csrf_failure() -> ResponseReturnValue | None:
     section = _section_or_404(questionnaire, section_id)
     form = forms.section_form_class(questionnaire, section)()
     typed = forms.page_answers(questionnaire, section, form)
-    from surveyapp.responses import merge_page
-
     answers = merge_page(questionnaire, section.id, response.answers or {}, typed)
     notice = _("This page was open for a long time, so for your security it has not been saved "
                "yet. Your answers are still below: check them and press the button again.")
