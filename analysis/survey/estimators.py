@@ -384,7 +384,15 @@ class SortedColumns:
 
 
 def t_quantile(conf_level: float, df: float | np.ndarray) -> np.ndarray:
-    """``qt(1 - alpha / 2, df)``; ``nan`` for ``df <= 0``, the normal quantile for ``inf``."""
+    """``qt(1 - alpha / 2, df)``; ``nan`` for ``df <= 0``, the normal quantile for ``inf``.
+
+    Raises
+    ------
+    ValueError
+        If ``conf_level`` is not strictly between 0 and 1.
+    """
+    if not 0 < conf_level < 1:
+        raise ValueError(f"conf_level must lie strictly between 0 and 1, not {conf_level}")
     dfa = np.asarray(df, dtype=np.float64)
     q = 1 - (1 - conf_level) / 2
     with np.errstate(invalid="ignore"):

@@ -98,7 +98,7 @@ def glm(
     pandas.DataFrame
         Indexed by term (statsmodels names, the intercept as ``"(Intercept)"``), columns
         ``estimate, se, t, p, ci_low, ci_high``; ``frame.attrs["df"]`` holds the residual
-        degrees of freedom and ``frame.attrs["vcov"]`` the covariance matrix.
+        degrees of freedom (a plain float, so that frames still concatenate).
 
     Raises
     ------
@@ -186,7 +186,6 @@ def glm(
         index=pd.Index(names, name="term"),
     )
     frame.attrs["df"] = float(df_resid)
-    frame.attrs["vcov"] = vcov
     return frame
 
 

@@ -162,6 +162,13 @@ def test_bad_arguments_are_value_errors(strat: pd.DataFrame) -> None:
     d = SurveyDesign(strat, weights="pw")
     with pytest.raises(ValueError, match="probabilities"):
         d.quantile("api00", 1.5)
+    with pytest.raises(ValueError, match="conf_level"):
+        d.mean("api00", conf_level=95)
+    wider = d.mean("api00", conf_level=0.99)
+    narrower = d.mean("api00", conf_level=0.9)
+    assert (wider["ci_high"] - wider["ci_low"]).iloc[0] > (
+        narrower["ci_high"] - narrower["ci_low"]
+    ).iloc[0]
 
 
 def test_psu_ids_are_nested_in_strata(strat: pd.DataFrame) -> None:

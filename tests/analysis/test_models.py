@@ -25,7 +25,9 @@ def test_glm_frame_is_indexed_by_term(design: SurveyDesign) -> None:
     assert frame.index.tolist() == ["(Intercept)", "ell", "meals"]
     assert frame.columns.tolist() == ["estimate", "se", "t", "p", "ci_low", "ci_high"]
     np.testing.assert_allclose(frame["t"], frame["estimate"] / frame["se"])
-    assert frame.attrs["vcov"].shape == (3, 3)
+    assert frame.attrs["df"] == 197 + 1 - 3
+    both = pd.concat([frame, design.glm("api00 ~ ell")])
+    assert len(both) == 5
 
 
 def test_aliased_term_is_named(design: SurveyDesign) -> None:
