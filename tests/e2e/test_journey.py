@@ -163,3 +163,30 @@ def test_open_link_in_french(new_context: NewContext, live_server: LiveServer) -
     assert stored.answers["employees"] == 1200
     assert stored.answers["country"] == "AT"
     assert "region" not in stored.answers  # not asked outside the regions listed
+
+
+def test_lost_session_keeps_what_was_typed(
+    new_context: NewContext, live_server: LiveServer
+) -> None:
+    """Cookies gone while typing (expiry, privacy cleaner): the answers come back, then save."""
+    invitation_id, link = live_server.new_invitation()
+    context = new_context()
+    page = context.new_page()
+    page.goto(link)
+    survey.start(page, "en")
+    survey.fill_profile(page)
+    next_page(page)
+    expect_page(page, "staffing", "en")
+    survey.fill_staffing(page)
+    context.clear_cookies()
+    next_page(page)
+
+    expect(page.locator("#notice")).to_have_text(ui("en", (
+        "This page was open for a long time, so for your security it has not been saved yet. "
+        "Your answers are still below: check them and press the button again.")))
+    expect(page.locator("#q_workforce__operators__now")).to_have_value("150")
+    assert "workforce" not in live_server.responses_of(invitation_id)[0].answers
+    next_page(page)
+    expect_page(page, "skill_areas", "en")
+    [stored] = live_server.responses_of(invitation_id)
+    assert stored.answers["workforce"]["operators"] == {"now": 150, "in_3_years": 130}
