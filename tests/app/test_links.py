@@ -131,3 +131,22 @@ def test_survey_pages_without_a_link_are_refused(client: Any, url: str) -> None:
     response = client.get(url)
     assert response.status_code == 403
     assert "open the link from your invitation" in response.get_data(as_text=True)
+
+
+@pytest.fixture
+def behind_one_proxy(app_config: dict[str, Any]) -> None:
+    """The app runs behind one reverse proxy and a limit of two wrong tokens."""
+    app_config["PROXY_COUNT"] = 1
+    app_config["TOKEN_RATE_LIMIT"] = 2
+
+
+def test_rate_limit_uses_the_client_address_the_proxy_reports(
+    behind_one_proxy: None, make_campaign: Callable[..., SurveySetup], client: Any
+) -> None:
+    setup = make_campaign()
+    for _ in range(2):
+        client.get(f"/i/{new_token()}", headers={"X-Forwarded-For": "203.0.113.9"})
+    blocked = client.get(f"/i/{setup.tokens[0]}", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert blocked.status_code == 429
+    other = client.get(f"/i/{setup.tokens[0]}", headers={"X-Forwarded-For": "198.51.100.4"})
+    assert other.status_code == 302

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,6 +38,18 @@ def _answers(reference: Questionnaire, seed: int, country: str) -> dict[str, obj
     return AnswerGenerator(reference, rng).answers(company)
 
 
+def _check_markup(html: str, where: str) -> None:
+    """Ids are unique, every control has a label, every fieldset a legend."""
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    duplicates = {name for name in ids if ids.count(name) > 1}
+    assert not duplicates, (where, duplicates)
+    controls = re.findall(
+        r'<(?:input|select|textarea)(?![^>]*type="hidden")[^>]*\bid="([^"]+)"', html)
+    unlabelled = [name for name in controls if f'for="{name}"' not in html]
+    assert not unlabelled, (where, unlabelled)
+    assert html.count("<fieldset") == html.count("<legend"), where
+
+
 @pytest.mark.parametrize(("seed", "country", "language"), [(3, "DE", "de"), (5, "FR", "en")])
 def test_reference_questionnaire_round_trips_through_the_pages(
     reference: Questionnaire, make_campaign: Callable[..., SurveySetup],
@@ -55,6 +68,7 @@ def test_reference_questionnaire_round_trips_through_the_pages(
         assert section_relevant(reference, section_id, given)
         page = respondent.get(location)
         assert page.status_code == 200
+        _check_markup(respondent.last_html, section_id)
         reply = respondent.post_page(section_id, formdata_for(reference, section, answers),
                                      show_first=False)
         assert reply.status_code == 302, (section_id, respondent.last_html[:3000])
