@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
@@ -438,12 +439,67 @@ class CalibrationResult:
     iterations: NDArray[np.int_]
 
 
-def check_model_matrix(x: FloatArray, d: FloatArray, term_names: Sequence[str]) -> None:
+@dataclass(frozen=True)
+class ScaledQR:
+    """Column-pivoted QR decomposition of ``sqrt(d) X`` with unit-norm columns.
+
+    Scaling the columns leaves their span unchanged and makes rank decisions independent of
+    the variables' units (an auxiliary in millions beside 0/1 dummies), as the per-column
+    tolerance of R's LINPACK ``qr`` does.
+
+    Attributes
+    ----------
+    xs : numpy.ndarray, shape (n, p)
+        ``sqrt(d) X`` with unit-norm columns (zero columns left at zero).
+    q : numpy.ndarray, shape (n, p)
+        Thin orthonormal factor.
+    r : numpy.ndarray, shape (p, p)
+        Upper-triangular factor, ``xs[:, piv] = q @ r``.
+    piv : numpy.ndarray of int, shape (p,)
+        Column pivoting order.
+    """
+
+    xs: FloatArray
+    q: FloatArray
+    r: FloatArray
+    piv: IntArray
+
+    def rank(self, rtol: float) -> int:
+        """Number of diagonal entries of ``r`` above ``rtol`` times the largest."""
+        diag = np.abs(np.diag(self.r))
+        return int(np.sum(diag > diag[0] * rtol)) if diag.size else 0
+
+
+def scaled_qr(x: FloatArray, d: FloatArray) -> ScaledQR:
+    """Column-pivoted QR of ``sqrt(d) X`` after scaling its columns to unit norm.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (n, p)
+        Calibration model matrix.
+    d : numpy.ndarray, shape (n,)
+        Full-sample base weights.
+
+    Returns
+    -------
+    ScaledQR
+    """
+    xs = x * np.sqrt(d)[:, None]
+    norms = np.linalg.norm(xs, axis=0)
+    xs = xs / np.where(norms == 0, 1.0, norms)[None, :]
+    q, r, piv = scipy.linalg.qr(xs, mode="economic", pivoting=True)
+    return ScaledQR(xs, q, r, piv.astype(np.intp))
+
+
+def check_model_matrix(
+    x: FloatArray, d: FloatArray, term_names: Sequence[str], qr: ScaledQR | None = None
+) -> None:
     """Raise :class:`WeightingError` if the calibration model matrix is rank deficient.
 
     The rank of ``X' diag(d) X`` is found from a column-pivoted QR decomposition of
-    ``sqrt(d) X``; the columns the pivoting leaves out beyond the rank are linear
-    combinations of the others, and are named together with the terms they depend on.
+    ``sqrt(d) X`` (:func:`scaled_qr`); the columns the pivoting leaves out beyond the rank
+    are linear combinations of the others, and are named together with the terms they
+    depend on.
 
     Parameters
     ----------
@@ -453,29 +509,23 @@ def check_model_matrix(x: FloatArray, d: FloatArray, term_names: Sequence[str]) 
         Full-sample base weights.
     term_names : sequence of str
         Name of each column of ``x``.
+    qr : ScaledQR, optional
+        The decomposition, if already computed.
 
     Raises
     ------
     WeightingError
         Naming the collinear terms.
     """
-    import scipy.linalg
-
-    xs = x * np.sqrt(d)[:, None]
-    # Unit-norm columns make the rank test independent of the variables' units.
-    norms = np.linalg.norm(xs, axis=0)
-    xs = xs / np.where(norms == 0, 1.0, norms)[None, :]
-    _, r, piv = scipy.linalg.qr(xs, mode="economic", pivoting=True)
-    diag = np.abs(np.diag(r))
-    if diag.size == 0:
+    qr = scaled_qr(x, d) if qr is None else qr
+    if qr.r.size == 0:
         return
-    tol = diag[0] * max(xs.shape) * np.finfo(np.float64).eps * 16
-    rank = int(np.sum(diag > tol))
+    rank = qr.rank(max(qr.xs.shape) * np.finfo(np.float64).eps * 16)
     if rank < x.shape[1]:
-        dropped = [str(term_names[i]) for i in piv[rank:]]
-        kept = piv[:rank]
+        dropped = [str(term_names[i]) for i in qr.piv[rank:]]
+        kept = qr.piv[:rank]
         # Solve for the dependent columns on the independent ones to name the partners.
-        coef, *_ = np.linalg.lstsq(xs[:, kept], xs[:, piv[rank:]], rcond=None)
+        coef, *_ = np.linalg.lstsq(qr.xs[:, kept], qr.xs[:, qr.piv[rank:]], rcond=None)
         partners = sorted({str(term_names[kept[j]]) for j in np.nonzero(np.abs(coef) > 1e-8)[0]})
         raise WeightingError(
             "calibration matrix is singular: the term(s) "

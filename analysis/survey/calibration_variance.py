@@ -49,7 +49,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from analysis.survey.calibration import indicator_matrix
+from analysis.survey.calibration import ScaledQR, indicator_matrix, scaled_qr
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -202,6 +202,7 @@ class GregStep(CalibrationStep):
         g: FloatArray,
         *,
         sparse: bool | None = None,
+        qr: ScaledQR | None = None,
         **diagnostics: Any,
     ) -> GregStep:
         """Build the step from the model matrix, the base weights and the g-weights.
@@ -216,6 +217,9 @@ class GregStep(CalibrationStep):
             Calibration factors, so that the calibrated weights are ``d * g``.
         sparse : bool, optional
             Use the sparse form; by default when at most a quarter of ``x`` is non-zero.
+        qr : ScaledQR, optional
+            :func:`~analysis.survey.calibration.scaled_qr` of ``x`` and ``d``, if already
+            computed.
         **diagnostics
             ``method``, ``iterations``, ``distances``, ``details``.
 
@@ -223,25 +227,20 @@ class GregStep(CalibrationStep):
         -------
         GregStep
         """
-        whalf = np.sqrt(d)
-        xs = x * whalf[:, None]
-        # Unit-norm columns: the column space is unchanged, and the rank test below becomes
-        # scale-free like R's LINPACK qr (an auxiliary in millions beside 0/1 dummies).
-        norms = np.linalg.norm(xs, axis=0)
-        xs = xs / np.where(norms == 0, 1.0, norms)[None, :]
-        q, r, piv = scipy.linalg.qr(xs, mode="economic", pivoting=True)
-        diag = np.abs(np.diag(r))
+        # Unit-norm columns: the column space is unchanged and the rank test is scale-free.
+        qr = scaled_qr(x, d) if qr is None else qr
         # qr.resid projects on the column space; a rank-deficient basis would project on a
         # larger space than R's (qr with tolerance 1e-7), so keep only the rank's columns.
-        rank = int(np.sum(diag > diag[0] * 1e-7)) if diag.size else 0
-        w = g * whalf
+        rank = qr.rank(1e-7)
+        r, piv, xs = qr.r, qr.piv, qr.xs
+        w = g * np.sqrt(d)
         if sparse is None:
             sparse = bool(np.count_nonzero(x) <= 0.25 * x.size)
         if sparse:
             r_inv = scipy.linalg.solve_triangular(r[:rank, :rank], np.eye(rank))
             a = sp.csr_matrix(xs[:, piv[:rank]])
             return cls(w=w, a=a, r_inv=r_inv, **diagnostics)
-        return cls(q=np.ascontiguousarray(q[:, :rank]), w=w, **diagnostics)
+        return cls(q=np.ascontiguousarray(qr.q[:, :rank]), w=w, **diagnostics)
 
     @cached_property
     def _operators(

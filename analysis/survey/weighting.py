@@ -64,6 +64,7 @@ from analysis.survey.calibration import (
     linear_calibration_weights,
     poststratify_weights,
     rake_weights,
+    scaled_qr,
     trim_weights,
 )
 from analysis.survey.calibration_variance import (
@@ -792,7 +793,8 @@ def calibrate(
         raise ValueError(f"max_iter must be at least 1, got {max_iter}")
     d, replicated = _weight_columns(design)
     x, population, names = calibration_model_matrix(design, targets)
-    check_model_matrix(x, d[:, 0], names)
+    qr = scaled_qr(x, d[:, 0])  # shared by the singularity check and the variance step
+    check_model_matrix(x, d[:, 0], names, qr)
     if method == "linear" and bounds is None:
         result = linear_calibration_weights(x, d, population)
     else:
@@ -822,6 +824,7 @@ def calibrate(
         x,
         d[:, 0],
         result.g[:, 0],
+        qr=qr,
         method=f"calibrate/{method}",
         iterations=int(result.iterations[0]),
         distances=distances,
