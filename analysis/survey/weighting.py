@@ -742,7 +742,9 @@ def calibrate(
 
     The Taylor variance then uses the residuals of the weighted regression of the influence
     values on the calibration variables (R's ``greg_calibration``); a replicate design is
-    calibrated replicate by replicate.
+    calibrated replicate by replicate. A replicate that cannot be calibrated raises
+    :class:`ConvergenceError` naming it, where R only warns and keeps its unconverged
+    weights.
 
     Parameters
     ----------
