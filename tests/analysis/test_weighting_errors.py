@@ -13,6 +13,7 @@ from test_weighting_support import (
     counts,
     crossed_counts,
     reference,
+    replicate_matrix,
 )
 
 from analysis.errors import (
@@ -274,3 +275,16 @@ def test_unusable_calibration_variables_are_named(clus1: SurveyDesign) -> None:
     design = ArrayDesign(df, df["pw"].to_numpy(dtype=float))
     with pytest.raises(WeightingError, match=r"'api99' has 1 missing value"):
         weighting.calibrate(design, calibration_targets("apiclus1"))
+
+
+def test_a_replicate_that_cannot_be_calibrated_is_named() -> None:
+    # With bounds (0.5, 2) R's calibrate() on this JK1 design warns that a replicate did not
+    # converge and keeps its weights; here it is an error naming the replicate.
+    ref = reference()["apiclus1_jk1"]
+    df = api("apiclus1")
+    wrep = replicate_matrix(ref["unweighted_design"]["replicate_weights"], len(df))
+    design = ArrayDesign(df, df["pw"].to_numpy(dtype=float), wrep)
+    with pytest.raises(ConvergenceError, match=r"logit calibration .*replicate \d+"):
+        weighting.calibrate(
+            design, calibration_targets("apiclus1"), method="logit", bounds=(0.5, 2.0)
+        )
