@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e import survey
+from tests.e2e.axe_audit import AxeAudit
 from tests.e2e.conftest import LiveServer, NewContext
 from tests.e2e.survey import expect_page, next_page
 
@@ -59,6 +60,9 @@ def test_phone_shows_grids_as_one_block_per_row_without_horizontal_scroll(
     for cell in ("now", "in_3_years"):
         box = page.locator(f"#q_workforce__managers__{cell}").bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    audit = AxeAudit()
+    audit.check(page, "grid page on a phone")
+    audit.assert_clean()
 
     survey.fill_staffing(page)
     next_page(page)
