@@ -86,8 +86,11 @@ def _safe_url(url: str) -> str:
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
-def serve_command(host: str, port: int, workers: int) -> None:
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Threads per worker (requests waiting on the database overlap).")
+def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the app with gunicorn (stateless workers; add more processes or hosts at will)."""
     from gunicorn.app.base import BaseApplication
     from gunicorn.glogging import Logger
@@ -108,9 +111,14 @@ def serve_command(host: str, port: int, workers: int) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
             self.cfg.set("logger_class", RedactingLogger)
             self.cfg.set("forwarded_allow_ips", "127.0.0.1")
+            if "control_socket_disable" in self.cfg.settings:
+                # Newer gunicorn opens a control socket under $HOME; two servers would clash.
+                self.cfg.set("control_socket_disable", True)
 
         def load(self) -> Any:
             return _app()

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -388,11 +388,28 @@ def load_credentials(instance_path: Path, database_url: str) -> DemoReport | Non
     path = instance_path / CREDENTIALS_FILE
     if not path.exists():
         return None
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if data.get("database") != _url_key(database_url):
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
-    return DemoReport(logins=list(data.get("logins", [])),
-                      open_links=list(data.get("open_links", [])))
+    if not isinstance(data, dict) or data.get("database") != _url_key(database_url):
+        return None
+    logins = data.get("logins")
+    links = data.get("open_links")
+    # A file written by another version of the demo is ignored rather than misread.
+    if not (_records(logins, ("association", "role", "email", "password"))
+            and _records(links, ("association", "path"))):
+        return None
+    return DemoReport(logins=cast(list[dict[str, str]], logins),
+                      open_links=cast(list[dict[str, str]], links))
+
+
+def _records(value: Any, keys: tuple[str, ...]) -> bool:
+    """Whether ``value`` is a list of mappings with a text under each of ``keys``."""
+    return isinstance(value, list) and all(
+        isinstance(item, dict) and all(isinstance(item.get(key), str) for key in keys)
+        for item in value
+    )
 
 
 def _url_key(database_url: str) -> str:

@@ -489,6 +489,8 @@ def review_sections(q: Questionnaire, catalog: TextCatalog, sections: list[Secti
                 shown_rows = []
                 for code in rules.relevant_rows(q, question, answers):
                     row_cells = cells.get(code, {})
+                    if not row_cells:
+                        continue  # rows left empty would only bury the answers given
                     row_label = catalog[f"option.{rows_name}.{code}"]
                     shown_rows.append((row_label, [
                         (catalog[f"question.{question.id}.column.{column.id}.text"],

@@ -541,8 +541,7 @@ def done() -> ResponseReturnValue:
     questionnaire = questionnaire_for(response)
     language = _language_for_response(response)
     return render_template("respond/done.html", response=response,
-                           title=_catalog(questionnaire, language)["title"], lang=language,
-                           open_link=respondent.invitation is None)
+                           title=_catalog(questionnaire, language)["title"], lang=language)
 
 
 @bp.get("/survey/saved")
