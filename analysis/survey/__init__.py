@@ -12,8 +12,6 @@ Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*. Wiley.
 
 from __future__ import annotations
 
-from typing import Any, cast
-
 from analysis.errors import (
     AnalysisError,
     ConvergenceError,
@@ -27,6 +25,7 @@ from analysis.errors import (
     WeightingError,
 )
 from analysis.survey.design import SurveyDesign
+from analysis.survey.replicate import ReplicateDesign
 
 __all__ = [
     "AnalysisError",
@@ -43,12 +42,3 @@ __all__ = [
     "WeightingError",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    # replicate.py subclasses the base class of design.py; importing it lazily keeps the
-    # package importable in either order
-    if name == "ReplicateDesign":
-        from analysis.survey import replicate
-
-        return cast(Any, replicate).ReplicateDesign
-    raise AttributeError(f"module 'analysis.survey' has no attribute {name!r}")

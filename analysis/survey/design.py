@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -56,6 +56,9 @@ from analysis.survey.variance import (
     make_stage,
     taylor_variance,
 )
+
+if TYPE_CHECKING:
+    from analysis.survey.replicate import ReplicateDesign
 
 Names = str | Sequence[str]
 
@@ -649,7 +652,7 @@ class _Design:
         """Post-stratify to population counts; see :func:`weighting.poststratify`."""
         from analysis.survey import weighting
 
-        return weighting.poststratify(cast(Any, self), variable, totals)
+        return weighting.poststratify(self, variable, totals)
 
     def rake(
         self, margins: Mapping[str, Mapping[Any, float]], max_iter: int = 100,
@@ -658,17 +661,18 @@ class _Design:
         """Rake to marginal population counts; see :func:`weighting.rake`."""
         from analysis.survey import weighting
 
-        return weighting.rake(cast(Any, self), margins, max_iter=max_iter, tol=tol)
+        return weighting.rake(self, margins, max_iter=max_iter, tol=tol)
 
     def calibrate(
-        self, targets: Mapping[str, float], method: str = "linear",
+        self, targets: Mapping[str, float],
+        method: Literal["linear", "raking", "logit"] = "linear",
         bounds: tuple[float, float] | None = None, max_iter: int = 50, tol: float = 1e-10,
     ) -> Any:
         """Calibrate to population totals; see :func:`weighting.calibrate`."""
         from analysis.survey import weighting
 
         return weighting.calibrate(
-            cast(Any, self), targets, method=cast(Any, method), bounds=bounds,
+            self, targets, method=method, bounds=bounds,
             max_iter=max_iter, tol=tol,
         )
 
@@ -678,13 +682,13 @@ class _Design:
         """Trim weights with redistribution; see :func:`weighting.trim`."""
         from analysis.survey import weighting
 
-        return weighting.trim(cast(Any, self), lower=lower, upper=upper, strict=strict)
+        return weighting.trim(self, lower=lower, upper=upper, strict=strict)
 
     def weights_report(self) -> dict[str, Any]:
         """Weight diagnostics; see :func:`weighting.weights_report`."""
         from analysis.survey import weighting
 
-        return weighting.weights_report(cast(Any, self))
+        return weighting.weights_report(self)
 
 
 def _codes_of(data: pd.DataFrame, name: str, what: str) -> tuple[np.ndarray, pd.Index]:
@@ -947,16 +951,11 @@ class SurveyDesign(_Design):
 
     def replicate(
         self, type: str = "JK1", replicates: int | None = None, seed: int | None = None
-    ) -> _Design:
-        """Replicate-weight version of the design; see :func:`replicate.make_replicate_design`.
-
-        Returns
-        -------
-        ReplicateDesign
-        """
+    ) -> ReplicateDesign:
+        """Replicate-weight version of the design; see :func:`replicate.make_replicate_design`."""
         from analysis.survey import replicate
 
-        return cast(Any, replicate).make_replicate_design(self, type, replicates, seed)
+        return replicate.make_replicate_design(self, type, replicates, seed)
 
     def __repr__(self) -> str:
         parts = [f"n={len(self.data)}"]
