@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import http.cookiejar
+import os
+import re
+import socket
+import subprocess
+import sys
 import threading
-from collections.abc import Callable
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -147,3 +159,123 @@ def test_two_devices_starting_the_same_invitation_share_one_response(
     assert errors == []
     assert {r.status_code for r in results} == {302}
     assert db.scalar(select(func.count()).select_from(Response)) == 1
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Hand redirects back to the caller, as a browser's network log would show them."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class HttpBrowser:
+    """A cookie-keeping HTTP client of a real server (no redirects followed)."""
+
+    def __init__(self, base: str, jar: http.cookiejar.CookieJar | None = None) -> None:
+        self.base = base
+        self.jar = jar if jar is not None else http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar),
+                                                  _NoRedirect())
+        self.html = ""
+
+    def request(self, path: str, data: dict[str, Any] | None = None) -> tuple[int, str]:
+        """GET (or POST ``data``) and return the status and the Location or body."""
+        body = urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None
+        try:
+            with self.opener.open(self.base + path, data=body) as reply:
+                self.html = reply.read().decode()
+                return reply.status, self.html
+        except urllib.error.HTTPError as error:
+            location = error.headers.get("Location", "")
+            text = location or error.read().decode()
+            error.close()
+            return error.code, text
+
+    def csrf(self) -> str:
+        """The CSRF token of the last page."""
+        match = re.search(r'name="csrf_token" value="([^"]+)"', self.html)
+        assert match is not None
+        return match.group(1)
+
+    def copy(self) -> HttpBrowser:
+        """Another tab of the same browser (the same cookies)."""
+        jar = http.cookiejar.CookieJar()
+        for cookie in self.jar:
+            jar.set_cookie(cookie)
+        return HttpBrowser(self.base, jar)
+
+
+@pytest.fixture
+def live_server(db_url: str, app: Flask, tmp_path: Path) -> Iterator[str]:
+    """`skillsgap serve` (gunicorn, two worker processes) on the test database."""
+    port = _free_port()
+    env = {**os.environ, "SKILLSGAP_DATABASE_URL": db_url,
+           "SKILLSGAP_SECRET_KEY": "live-server-secret-key-of-sufficient-length",
+           "SKILLSGAP_INSTANCE_PATH": str(tmp_path / "instance")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "surveyapp.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                with urllib.request.urlopen(base + "/api/health") as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _answer_all(browser: HttpBrowser, token: str) -> None:
+    assert browser.request(f"/i/{token}")[0] == 302
+    browser.request("/survey/start")
+    assert browser.request("/survey/start", {"csrf_token": browser.csrf(), "language": "en"})[0] \
+        == 302
+    for section, data in (("profile", MINI_PROFILE), ("skills", MINI_SKILLS),
+                          ("training", MINI_TRAINING)):
+        browser.request(f"/survey/page/{section}")
+        status, _ = browser.request(f"/survey/page/{section}",
+                                    {"csrf_token": browser.csrf(), "action": "next", **data})
+        assert status == 302, section
+    browser.request("/survey/review")
+
+
+@pytest.mark.slow
+def test_real_server_processes_submit_exactly_once(
+    live_server: str, make_campaign: Callable[..., SurveySetup], db: Session
+) -> None:
+    setup = make_campaign(invitations=PARALLEL)
+    # One browser clicking Submit twenty times across both worker processes ...
+    browser = HttpBrowser(live_server)
+    _answer_all(browser, setup.tokens[0])
+    form = {"csrf_token": browser.csrf()}
+    tabs = [browser.copy() for _ in range(PARALLEL)]
+    results, errors = _run_in_parallel(PARALLEL,
+                                       lambda n: tabs[n].request("/survey/submit", form))
+    assert errors == []
+    assert {status for status, _ in results} == {302}
+    # ... and twenty respondents submitting at the same moment.
+    others = [HttpBrowser(live_server) for _ in range(PARALLEL - 1)]
+    for other, token in zip(others, setup.tokens[1:], strict=True):
+        _answer_all(other, token)
+    forms = [{"csrf_token": other.csrf()} for other in others]
+    results, errors = _run_in_parallel(
+        len(others), lambda n: others[n].request("/survey/submit", forms[n]))
+    assert errors == []
+    assert {status for status, _ in results} == {302}
+    db.rollback()
+    rows = db.scalars(select(Response)).all()
+    assert len(rows) == PARALLEL
+    assert {row.status for row in rows} == {"submitted"}
+    assert len({row.invitation_id for row in rows}) == PARALLEL
