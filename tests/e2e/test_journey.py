@@ -116,9 +116,13 @@ def test_invitation_in_german_with_errors_resume_on_a_new_device_and_double_subm
     assert set(answers["skill_levels"]) == set(MARKED_AREAS)
     assert answers["skill_levels"]["battery_hv"]["required"] == 3
 
-    # Later visits see the thank-you page, never the questions again.
+    # Later visits see the thank-you page, never the questions again; the used link is dead.
     page.goto("/survey/page/profile")
     expect(page).to_have_url(re.compile(r"/survey/done$"))
+    third_device = new_context(locale="de-DE").new_page()
+    reply = third_device.goto(link)
+    assert reply is not None and reply.status == 404
+    expect(third_device.locator("h1")).to_have_text(ui("de", "This link is not valid"))
 
 
 def test_open_link_in_french(new_context: NewContext, live_server: LiveServer) -> None:
