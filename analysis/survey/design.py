@@ -321,7 +321,7 @@ class _Design:
         def scores() -> Any:
             estimate = point(w)[:, 0]
             den_total = np.asarray(layout.matrix_t(ones) @ w)
-            return est.ratio_scores(layout, ones, w, estimate, den_total)
+            return est.ratio_scores(layout, None, w, estimate, den_total)
 
         return self._estimate(point, scores, layout)
 

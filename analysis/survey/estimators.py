@@ -132,7 +132,7 @@ def total_scores(layout: ColumnLayout, w: np.ndarray) -> sp.csc_matrix:
 
 
 def ratio_scores(
-    layout: ColumnLayout, den_values: np.ndarray, w: np.ndarray, ratio: np.ndarray,
+    layout: ColumnLayout, den_values: np.ndarray | None, w: np.ndarray, ratio: np.ndarray,
     den_total: np.ndarray,
 ) -> sp.csc_matrix:
     """Scores of ratios: ``w_i (y_i - R x_i) / X_hat`` in the domain, zero elsewhere.
@@ -143,8 +143,8 @@ def ratio_scores(
     ----------
     layout : ColumnLayout
         Pattern and numerator values ``y``.
-    den_values : numpy.ndarray
-        ``(nnz,)`` denominator values ``x``.
+    den_values : numpy.ndarray or None
+        ``(nnz,)`` denominator values ``x``; ``None`` for ones (a mean).
     w : numpy.ndarray
         ``(n,)`` full-sample weights.
     ratio : numpy.ndarray
@@ -162,9 +162,14 @@ def ratio_scores(
     Särndal, Swensson and Wretman (1992), result 5.6.1 (Taylor linearisation of a ratio);
     R's ``svyratio`` and ``svymean`` (Lumley 2010, sec. 2.2).
     """
-    r = np.nan_to_num(ratio[layout.cols])
-    scale = safe_divide(w[layout.rows], den_total[layout.cols])
-    data = np.nan_to_num(scale * (layout.values - r * den_values))
+    # per-column factors first, then one gather each: the entries are many, columns few
+    r = np.nan_to_num(ratio)[layout.cols]
+    inverse = np.nan_to_num(safe_divide(np.ones_like(den_total), den_total))[layout.cols]
+    if den_values is not None:
+        r *= den_values
+    data = layout.values - r
+    data *= w[layout.rows]
+    data *= inverse
     return layout.matrix(data)
 
 

@@ -271,7 +271,7 @@ def chisq(design: _Design, a: str, b: str, statistic: str = "F") -> dict[str, fl
     def scores() -> sp.spmatrix:
         p_hat = point(w)[:, 0]
         den = np.asarray(cells.matrix_t(ones) @ w)
-        return est.ratio_scores(cells, ones, w, p_hat, den)
+        return est.ratio_scores(cells, None, w, p_hat, den)
 
     mean2, v = design._variance(point, scores)
     v = np.asarray(v, dtype=np.float64)
@@ -399,7 +399,7 @@ def compare_means(
     def scores() -> sp.spmatrix:
         means = point(w)[:, 0]
         den = np.asarray(pair.matrix_t(ones) @ w)
-        return est.ratio_scores(pair, ones, w, means, den)
+        return est.ratio_scores(pair, None, w, means, den)
 
     means, vcov = design._variance(point, scores)
     vcov = np.asarray(vcov, dtype=np.float64)

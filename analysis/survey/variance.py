@@ -82,6 +82,8 @@ class Stage:
         ``(n,)`` rows sorted by unit (stable), for summing dense blocks by unit.
     unit_starts : numpy.ndarray
         ``(n_units,)`` first position of each unit in ``row_order``.
+    rows_sorted : bool
+        The rows are already in unit order (``row_order`` is the identity).
     """
 
     strata: np.ndarray
@@ -97,6 +99,7 @@ class Stage:
     stratum_labels: list[str]
     row_order: np.ndarray
     unit_starts: np.ndarray
+    rows_sorted: bool
 
     @property
     def lonely(self) -> np.ndarray:
@@ -150,6 +153,7 @@ def make_stage(
         f = np.where(finite, (big_n - n_h) / np.where(finite, big_n, 1.0), 1.0)
         fraction = np.where(finite, n_h / np.where(finite, big_n, 1.0), 0.0)
     scale = np.where(n_h > 1, f * n_h / np.maximum(n_h - 1, 1), f)
+    row_order = np.argsort(units, kind="stable")
     certain = np.ones(n_strata, dtype=bool)
     # a stratum is certain when every unit's factor is (numerically) zero, as in onestrat
     np.logical_and.at(certain, unit_stratum, f < CERTAINTY_TOLERANCE)
@@ -165,8 +169,9 @@ def make_stage(
         stratum_certain=certain,
         stratum_group=groups,
         stratum_labels=list(labels),
-        row_order=np.argsort(units, kind="stable"),
-        unit_starts=np.searchsorted(np.sort(units), np.arange(n_units)),
+        row_order=row_order,
+        unit_starts=np.searchsorted(units[row_order], np.arange(n_units)),
+        rows_sorted=bool(np.all(np.diff(units) >= 0)),
     )
 
 
@@ -207,6 +212,9 @@ def _unit_totals_dense(z: np.ndarray, stage: Stage) -> np.ndarray:
     """``(G, b)`` totals of the rows of each unit: one gather and one segmented sum."""
     if stage.n_units == z.shape[0] and np.array_equal(stage.units, np.arange(z.shape[0])):
         return z
+    if stage.rows_sorted:
+        # data already ordered by unit (the usual layout of a sample file): no gather
+        return np.add.reduceat(z, stage.unit_starts, axis=0)
     return np.add.reduceat(z[stage.row_order], stage.unit_starts, axis=0)
 
 
