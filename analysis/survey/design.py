@@ -286,7 +286,10 @@ class _Design:
         pandas.DataFrame
             ``variable``, the ``by`` columns, ``estimate, se, ci_low, ci_high, df, deff, n,
             cv``. ``deff`` is R's ``deff=TRUE``: design variance over the variance of a
-            simple random sample without replacement of the same size (Kish 1965).
+            simple random sample without replacement of the same size (Kish 1965). ``n``
+            counts the domain's respondents with a value of the variable (and a non-zero
+            weight); ``cv = se / |estimate|``; ``df`` is the full design's degrees of
+            freedom, used for the t interval.
 
         Raises
         ------
