@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound, TooManyRequests
 from wtforms import RadioField
 
+from questionnaires import rules
 from questionnaires.model import Questionnaire, Section
 from questionnaires.translations import TextCatalog
 from surveyapp import ratelimit
@@ -417,10 +418,18 @@ def page(section_id: str) -> ResponseReturnValue:
     typed = forms.page_answers(questionnaire, section, form)
     parse_errors = forms.parse_errors(form)
     seconds = _seconds_on(section.id)
-    target = _target_after(questionnaire, response, section, action, typed)
+    preview = merge_page(questionnaire, section.id, answers, typed)
+    violations = []
+    added: list[str] = []
+    if action == "next":
+        violations = page_violations(questionnaire, section.id, preview)
+        added = _newly_relevant(questionnaire, section, answers, preview)
+    # The page comes back (and stays the resume point) whenever it needs another look.
+    stay = language_switch or bool(parse_errors or violations or added) or action == "save"
+    target = (section.id if stay
+              else _target_after(questionnaire, preview, response.channel, section, action))
     try:
-        merged = save_page(db, response, section.id, typed, seconds=seconds,
-                           current_section=target if action != "save" else section.id)
+        save_page(db, response, section.id, typed, seconds=seconds, current_section=target)
     except AlreadySubmitted:
         commit()
         flash(_("This response has already been submitted; it can no longer be changed."),
@@ -428,42 +437,53 @@ def page(section_id: str) -> ResponseReturnValue:
         return redirect(url_for("respond.done"))
     except CampaignNotOpen:
         return render_template("respond/closed.html"), 410
-    violations = page_violations(questionnaire, section.id, merged) if action == "next" else []
     if language_switch:
         language = action.split(":", 1)[1]
         if language in response.campaign.languages:
             session[_LANG] = language
             response.language = language
     commit()
-    if language_switch or parse_errors or violations:
-        return _render_page(questionnaire, response, section, form, answers=merged,
-                            violations=violations, parse_errors=parse_errors)
-    session.pop(_SHOWN, None)
-    if action == "save":
+    if action == "save" and not parse_errors:
+        session.pop(_SHOWN, None)
         return redirect(url_for("respond.saved"))
-    next_sections = page_order(questionnaire, response.answers or {}, response.channel)
+    if stay:
+        notice = (_("More questions apply because of your answers. Please answer them too, "
+                    "then continue.") if added and not violations and not parse_errors
+                  else None)
+        return _render_page(questionnaire, response, section, form, answers=preview,
+                            violations=violations, parse_errors=parse_errors, notice=notice)
+    session.pop(_SHOWN, None)
     if target == _REVIEW:
         return redirect(url_for("respond.review"))
-    if target is None or target not in [s.id for s in next_sections]:
-        return redirect(url_for("respond.start") if action == "back"
-                        else url_for("respond.survey"))
     return redirect(url_for("respond.page", section_id=target))
 
 
-def _target_after(questionnaire: Questionnaire, response: Response, section: Section,
-                  action: str, typed: dict[str, Any]) -> str | None:
-    """Where Next or Back leads from this page, given what was just typed."""
-    answers = merge_page(questionnaire, section.id, response.answers or {}, typed)
-    order = page_order(questionnaire, answers, response.channel)
-    ids = [s.id for s in order]
+def _newly_relevant(questionnaire: Questionnaire, section: Section,
+                    before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Unanswered questions of the page that the answers just given have made relevant.
+
+    Without JavaScript such a question could not be shown while the respondent answered the
+    question it depends on, so the page is shown again with it instead of being left.
+    """
+    conditional = [q.id for q in section.questions
+                   if q.relevant and q.type != "calculated" and after.get(q.id) is None]
+    return [
+        qid for qid in conditional
+        if rules.question_relevant(questionnaire, qid, after)
+        and not rules.question_relevant(questionnaire, qid, before)
+    ]
+
+
+def _target_after(questionnaire: Questionnaire, answers: dict[str, Any], channel: str,
+                  section: Section, action: str) -> str:
+    """Where Next or Back leads from this page, given the answers including this page's."""
+    ids = [s.id for s in page_order(questionnaire, answers, channel)]
     if section.id not in ids:
         return ids[0] if ids else _REVIEW
     index = ids.index(section.id)
     if action == "back":
         return ids[index - 1] if index > 0 else section.id
-    if action == "next":
-        return ids[index + 1] if index + 1 < len(ids) else _REVIEW
-    return section.id
+    return ids[index + 1] if index + 1 < len(ids) else _REVIEW
 
 
 def _seconds_on(section_id: str) -> float | None:

@@ -367,3 +367,22 @@ def test_closing_a_campaign_stops_saving_and_submitting(
     stored = _stored(db)
     assert stored.status == "in_progress"
     assert "has_plan" not in stored.answers
+
+
+def test_a_question_made_relevant_on_the_same_page_is_asked_before_moving_on(
+    make_campaign: Callable[..., SurveySetup], respondent: Respondent, db: Session
+) -> None:
+    _begin(make_campaign, respondent)
+    respondent.post_page("profile", MINI_PROFILE)
+    respondent.post_page("skills", MINI_SKILLS)
+    html = respondent.get("/survey/page/training").get_data(as_text=True)
+    assert 'name="q_budget"' not in html
+    again = respondent.post_page("training", {"q_has_plan": "yes"}, show_first=False)
+    assert again.status_code == 200
+    html = again.get_data(as_text=True)
+    assert "More questions apply because of your answers" in html
+    assert 'name="q_budget"' in html
+    assert _stored(db).current_section == "training"
+    done = respondent.post_page("training", {"q_has_plan": "yes", "q_budget": "2"})
+    assert done.headers["Location"] == "/survey/review"
+    assert _stored(db).answers["budget"] == 2
