@@ -3,7 +3,8 @@ survey package (reference/estimators.R -> estimators.json) on the api data sets.
 
 Tolerance: relative 1e-8 for every number (estimate, se, deff, CI bounds); the counts ``n``
 exactly. Designs: stratified (apistrat), one-stage cluster (apiclus1), two-stage cluster with
-fpc at both stages (apiclus2, R's multistage recursion) and with replacement, simple random
+fpc at both stages (apiclus2, R's multistage recursion), a three-stage version of it, and
+apiclus2 with replacement, simple random
 sampling with and without fpc (apisrs), every lonely-PSU rule, and calibrated designs
 (linear calibration of apistrat, raking and post-stratification of apiclus1), whose
 variance works on R's calibration residuals. Quantile CIs follow R's
@@ -33,6 +34,7 @@ DESIGNS: dict[str, tuple[str, dict[str, Any]]] = {
     "strat": ("apistrat", {"weights": "pw", "strata": "stype", "fpc": "fpc"}),
     "clus1": ("apiclus1", {"weights": "pw", "psu": "dnum", "fpc": "fpc"}),
     "clus2": ("apiclus2", {"psu": ["dnum", "snum"], "fpc": ["fpc1", "fpc2"]}),
+    "clus3": ("apiclus3", {"psu": ["cnum", "dnum", "snum"], "fpc": ["f1", "f2", "f3"]}),
     "clus2wr": ("apiclus2", {"weights": "pw", "psu": ["dnum", "snum"]}),
     "srs": ("apisrs", {"fpc": "fpc"}),
     "srswr": ("apisrs", {"weights": "pw"}),
@@ -99,7 +101,18 @@ def _design(name: str, load: Callable[[str], pd.DataFrame]) -> SurveyDesign:
             return d.rake(margins, max_iter=1000, tol=1e-10)
         return d.poststratify("stype", stype)
     data_set, args = DESIGNS[name]
+    if data_set == "apiclus3":
+        return SurveyDesign(_three_stages(load("apiclus2")), **args)
     return SurveyDesign(load(data_set), **args)
+
+
+def _three_stages(data: pd.DataFrame) -> pd.DataFrame:
+    """apiclus2 as counties, districts, schools, with estimators.R's population sizes."""
+    sampled = data.groupby("cnum")["dnum"].transform("nunique")
+    data["f1"] = 100.0
+    data["f2"] = np.where(sampled == 1, 1.0, 3.0 * sampled)
+    data["f3"] = data["fpc2"]
+    return data
 
 
 ALL_DESIGNS = [*DESIGNS, *WEIGHTED]

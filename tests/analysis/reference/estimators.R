@@ -30,6 +30,16 @@ apiclus2 <- read("apiclus2")
 apisrs <- read("apisrs")
 
 apipop <- read("apipop")
+# a three-stage version of apiclus2 (counties, districts, schools) with made-up population
+# sizes above the schools' stage, to exercise the multistage recursion twice: 100 counties;
+# three times the sampled districts in a county (1, a certainty stage, where only one was
+# sampled); the schools' fpc2
+apiclus3 <- apiclus2
+districts <- tapply(apiclus3$dnum, apiclus3$cnum, function(x) length(unique(x)))
+sampled <- districts[as.character(apiclus3$cnum)]
+apiclus3$f1 <- 100
+apiclus3$f2 <- ifelse(sampled == 1, 1, 3 * sampled)
+apiclus3$f3 <- apiclus3$fpc2
 strat <- svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = apistrat)
 clus1 <- svydesign(id = ~dnum, weights = ~pw, fpc = ~fpc, data = apiclus1)
 # calibrated designs: the Taylor variance then works on calibration residuals
@@ -45,6 +55,7 @@ designs <- list(
                     control = list(maxit = 1000, epsilon = 1e-10)),
   clus1_ps = postStratify(clus1, ~stype, pop_stype),
   clus2 = svydesign(id = ~dnum + snum, fpc = ~fpc1 + fpc2, data = apiclus2),
+  clus3 = svydesign(id = ~cnum + dnum + snum, fpc = ~f1 + f2 + f3, data = apiclus3),
   clus2wr = svydesign(id = ~dnum + snum, weights = ~pw, data = apiclus2),
   srs = svydesign(id = ~1, fpc = ~fpc, data = apisrs),
   srswr = svydesign(id = ~1, weights = ~pw, data = apisrs)
