@@ -384,7 +384,10 @@ class _Design:
         ``expit(logit(p) -+ t se / (p (1 - p)))``, the Wald interval of the intercept of
         a survey-weighted logistic model (Lumley 2010, sec. 2.3.2; Korn and Graubard 1998).
         Missing values of the variable are excluded (complete cases); a share of exactly
-        0 or 1 has no logit interval and gets ``nan`` bounds.
+        0 or 1 has no logit interval and gets ``nan`` bounds. In domains the t quantile
+        uses the full design's degrees of freedom, like every estimator here (R's
+        ``svyby(..., svyciprop)`` would take the domain subset's ``degf`` unless given
+        ``df=degf(design)``, which the reference script passes).
 
         Parameters
         ----------
