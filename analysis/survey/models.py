@@ -406,7 +406,8 @@ def compare_means(
     if vcov.ndim == 1:
         raise EstimationError("the design returned no covariance for the two domain means")
     diff = float(means[0] - means[1])
-    se = float(np.sqrt(vcov[0, 0] + vcov[1, 1] - 2 * vcov[0, 1]))
+    # a variance, so never below zero; rounding could push an exact zero just under it
+    se = float(np.sqrt(max(vcov[0, 0] + vcov[1, 1] - 2 * vcov[0, 1], 0.0)))
     used = np.zeros(len(data), dtype=bool)
     used[pair.rows[w[pair.rows] != 0]] = True
     df = design._subset_degf(used) - 1
