@@ -23,9 +23,3 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     """Upgrade the database at ``database_url`` to ``revision``."""
     command.upgrade(alembic_config(database_url), revision)
 
-
-def current_heads(database_url: str) -> tuple[str, ...]:
-    """The revisions the migrations folder ends in."""
-    from alembic.script import ScriptDirectory
-
-    return tuple(ScriptDirectory.from_config(alembic_config(database_url)).get_heads())

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from questionnaires.loader import load_questionnaire, load_questionnaire_from_mapping
+from questionnaires.loader import load_questionnaire_from_mapping
 from questionnaires.model import Questionnaire
 from surveyapp.models import QuestionnaireVersion
 
@@ -56,11 +55,6 @@ def publish(db: Session, questionnaire: Questionnaire) -> QuestionnaireVersion:
     db.add(version)
     db.flush()
     return version
-
-
-def publish_folder(db: Session, folder: Path) -> QuestionnaireVersion:
-    """Load the questionnaire folder and publish it."""
-    return publish(db, load_questionnaire(folder))
 
 
 def questionnaire_of(version: QuestionnaireVersion) -> Questionnaire:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -29,7 +28,6 @@ from questionnaires.model import (
     PercentageColumn,
     PercentageQuestion,
     Questionnaire,
-    QuestionType,
     Scale,
     ScaleColumn,
     ScaleQuestion,
@@ -184,15 +182,6 @@ class MultiChoiceAnswerField(AnswerField):
         return set(self.raw_codes)
 
 
-@dataclass(frozen=True)
-class PageFields:
-    """The fields of one page, by question, as the builders made them."""
-
-    fields: dict[str, Field]
-    #: question id -> the form field names that carry its answer
-    by_question: dict[str, list[str]]
-
-
 Builder = Callable[[Questionnaire, Any], dict[str, Any]]
 
 
@@ -280,7 +269,6 @@ class SectionFormBase(FlaskForm):
     """Base of every page form: CSRF, plus a signed ticket naming the response being edited."""
 
     ticket = HiddenField()
-    elapsed_from = HiddenField()
 
 
 def section_form_class(q: Questionnaire, section: Section) -> type[SectionFormBase]:
@@ -344,12 +332,6 @@ def parse_errors(form: FlaskForm) -> dict[str, list[str]]:
         for field in form
         if field.process_errors
     }
-
-
-def question_field_names(q: Questionnaire, question: QuestionType) -> list[str]:
-    """The field names carrying a question's answer (first one is where an error links)."""
-    builder = BUILDERS.get(question.type)
-    return list(builder(q, question)) if builder is not None else []
 
 
 def formdata_for(q: Questionnaire, section: Section, answers: Mapping[str, Any]
