@@ -86,7 +86,8 @@ def glm(
     design : _Design
         The design.
     formula : str
-        A model formula in the statsmodels / patsy syntax, e.g. ``"y ~ x1 + C(size_class)"``.
+        A model formula in the statsmodels / patsy syntax, e.g. ``"y ~ x1 + C(size_class)"``
+        (a column whose name is not an identifier is written ``Q("acs.k3")``).
     family : {"gaussian", "binomial"}
         Identity-link linear model or logit-link model for a 0/1 (or boolean) outcome; the
         binomial fit is the quasi-binomial one of ``svyglm(family=quasibinomial)``.
