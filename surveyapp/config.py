@@ -40,8 +40,6 @@ DEFAULTS: dict[str, Any] = {
     "BABEL_DEFAULT_LOCALE": "en",
     "BABEL_DEFAULT_TIMEZONE": "UTC",
     "LANGUAGES": INTERFACE_LANGUAGES,
-    # The respondent's own answers are kept, per the privacy notice, for this purpose only.
-    "PRIVACY_CONTACT": "the association running this survey",
 }
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
