@@ -329,37 +329,51 @@ def rake_weights(
         raise ValueError("rake needs at least one margin")
     if max_iter < 1:
         raise ValueError(f"max_iter must be at least 1, got {max_iter}")
-    w = d.copy()
-    m = w.shape[1]
+    m = d.shape[1]
     names = (
         list(margin_names)
         if margin_names is not None
         else [f"margin {i + 1}" for i in range(len(margins))]
     )
-    indicators = [indicator_matrix(codes, totals.shape[0]).tocsc() for codes, totals in margins]
-    cross = _cross_indicator([codes for codes, _ in margins])
+    # Raking only ever multiplies a unit's weight by factors of its margins' levels, so the
+    # weights are d_i times a factor of the unit's cell in the cross-classification of all
+    # margins. The sweeps therefore run on the (cells x columns) table of the base weights,
+    # which is what R's rake() compares between sweeps (svytable), and the units' weights
+    # are formed once at the end: the same arithmetic as R's unit by unit, a few cells
+    # instead of every unit and every replicate in each sweep.
+    cell, first = _cross_cells([codes for codes, _ in margins])
+    n_cells = first.shape[0]
+    base = indicator_matrix(cell, n_cells).tocsc() @ d  # (C, m)
+    table = base.copy()
+    cell_levels = [codes[first] for codes, _ in margins]
+    indicators = [
+        indicator_matrix(lv, totals.shape[0]).tocsc()
+        for lv, (_, totals) in zip(cell_levels, margins, strict=True)
+    ]
     cols = (
         slice(None) if reference_column is None else slice(reference_column, reference_column + 1)
     )
     epsilon = tol * float(d[:, 0].sum()) if tol < 1 else tol
-    old_table = cross @ w[:, cols]
-    margin_weights: list[FloatArray] = []
+    old_table = table[:, cols].copy()
+    cell_factors: list[FloatArray] = []
     delta = np.inf
     for sweep in range(1, max_iter + 1):
-        margin_weights = []
-        for i, ((codes, totals), g) in enumerate(zip(margins, indicators, strict=True)):
+        cell_factors = []
+        for i, ((_, totals), g, lv) in enumerate(
+            zip(margins, indicators, cell_levels, strict=True)
+        ):
             ratio = _cell_ratios(
-                g @ w, totals, names[i], level_names[i] if level_names is not None else None
+                g @ table, totals, names[i], level_names[i] if level_names is not None else None
             )
-            w *= ratio[codes]
-            margin_weights.append(w[:, 0].copy())
-        new_table = cross @ w[:, cols]
+            table *= ratio[lv]
+            cell_factors.append(table[:, 0].copy())
+        new_table = table[:, cols]
         delta = float(np.max(np.abs(old_table - new_table)))
         if delta < epsilon:
             # R stops here; but a cross-table that stops changing can also be a cycle
             # between margins that the sample cannot satisfy together (e.g. two margins on
             # the same units). Statistics never guess: check every margin is met.
-            worst = _worst_margin(w[:, cols], margins, indicators, names, level_names)
+            worst = _worst_margin(new_table, margins, indicators, names, level_names)
             allowed = max(epsilon, 1e-6 * float(d[:, 0].sum())) * 10.0
             if worst[1] > allowed:
                 raise ConvergenceError(
@@ -368,9 +382,13 @@ def rake_weights(
                     "margins cannot all hold on this sample (margins on the same or nested "
                     "groupings with conflicting totals?)"
                 )
-            return RakeResult(w, sweep, tuple(margin_weights), delta)
-        old_table = new_table
-    worst = _worst_margin(w[:, cols], margins, indicators, names, level_names)
+            weights = d * _table_factor(table, base)[cell]
+            margin_weights = tuple(
+                d[:, 0] * _table_factor(t[:, None], base[:, :1])[cell, 0] for t in cell_factors
+            )
+            return RakeResult(weights, sweep, margin_weights, delta)
+        old_table = new_table.copy()
+    worst = _worst_margin(table[:, cols], margins, indicators, names, level_names)
     column = worst[3] if reference_column is None else reference_column
     raise ConvergenceError(
         f"raking did not converge after {max_iter} iterations: the cross-table still "
@@ -379,6 +397,13 @@ def rake_weights(
         f"{worst[1]:.6g} ({worst[2]:.3g} relative). Raise max_iter or check that the margins "
         "are compatible with the sample (e.g. sparse cross-classifications)"
     )
+
+
+def _table_factor(table: FloatArray, base: FloatArray) -> FloatArray:
+    """Raking factor of each cell and column; 1 where the cell's base weights are all zero
+    (its units keep weight zero whatever the factor)."""
+    safe = np.where(base == 0, 1.0, base)
+    return np.where(base == 0, 1.0, table / safe)
 
 
 def _worst_margin(
@@ -402,17 +427,19 @@ def _worst_margin(
     return worst_name, worst_abs, worst_rel, worst_col
 
 
-def _cross_indicator(all_codes: Sequence[IntArray]) -> sp.csr_matrix:
-    """Indicator matrix of the observed cells of the cross-classification of all margins."""
+def _cross_cells(all_codes: Sequence[IntArray]) -> tuple[IntArray, IntArray]:
+    """Cell of every unit in the cross-classification of all margins (observed cells only),
+    and one unit of each cell."""
     dims = [int(c.max()) + 1 for c in all_codes]
     if float(np.prod(np.asarray(dims, dtype=np.float64))) < 2.0**62:
         # One integer per cell (mixed radix): a 1-D unique is much faster than rows'.
         flat = np.ravel_multi_index(tuple(all_codes), tuple(dims))
-        _, cell = np.unique(flat, return_inverse=True)
+        _, first, cell = np.unique(flat, return_index=True, return_inverse=True)
     else:
-        _, cell = np.unique(np.column_stack(all_codes), axis=0, return_inverse=True)
-    cell = cell.reshape(-1)
-    return indicator_matrix(cell, int(cell.max()) + 1)
+        _, first, cell = np.unique(
+            np.column_stack(all_codes), axis=0, return_index=True, return_inverse=True
+        )
+    return cell.reshape(-1).astype(np.intp), first.astype(np.intp)
 
 
 # --------------------------------------------------------------------------------------

@@ -234,11 +234,15 @@ def test_raking_reproduces_every_margin(seed: int, n: int) -> None:
     levels = (3, 4, 2)
     pop = _population(rng, n, levels)
     d = as_weight_matrix(pop.d)
-    total = float(d.sum()) * 1.1
-    margins = []
+    # Margins of a tilted copy of the weights (a factor per level of every margin): they
+    # agree on the total and a raking solution exists, however sparse the cross-table.
+    tilt = np.ones(n)
     for c, k in zip(pop.codes, levels, strict=True):
-        shares = rng.dirichlet(np.full(k, 5.0))
-        margins.append((c, shares * total))
+        tilt *= rng.uniform(0.5, 2.0, size=k)[c]
+    margins = [
+        (c, np.bincount(c, weights=pop.d * tilt * 1.1, minlength=k))
+        for c, k in zip(pop.codes, levels, strict=True)
+    ]
     result = rake_weights(d, margins, max_iter=500, tol=1e-13)
     for c, t in margins:
         np.testing.assert_allclose(
@@ -472,3 +476,40 @@ def test_sparse_and_dense_model_matrices_give_the_same_calibration() -> None:
         np.testing.assert_allclose(
             x.T @ raked.weights, np.repeat(population[:, None], 2, 1), rtol=1e-9
         )
+
+
+def test_raking_on_cells_equals_r_unit_by_unit_loop() -> None:
+    # R's rake(): post-stratify every unit's weight on each margin in turn, stop when the
+    # cross-table changed by less than epsilon; transcribed here unit by unit.
+    rng = np.random.default_rng(41)
+    n, levels = 300, (3, 5, 2)
+    pop = _population(rng, n, levels)
+    d = np.column_stack([pop.d, pop.d[:, None] * rng.uniform(0.6, 1.4, size=(n, 3))])
+    tilt = np.ones(n)
+    for c, k in zip(pop.codes, levels, strict=True):
+        tilt *= rng.uniform(0.7, 1.4, size=k)[c]
+    margins = [
+        (c, np.bincount(c, weights=pop.d * tilt, minlength=k))
+        for c, k in zip(pop.codes, levels, strict=True)
+    ]
+    cell = np.unique(np.column_stack(pop.codes), axis=0, return_inverse=True)[1].reshape(-1)
+    w = d.copy()
+    epsilon = 1e-10 * d[:, 0].sum()
+    old = np.bincount(cell, weights=w[:, 0])
+    sweeps = 0
+    while sweeps < 200:
+        sweeps += 1
+        psw = []
+        for c, t in margins:
+            for j in range(w.shape[1]):
+                w[:, j] *= (t / np.bincount(c, weights=w[:, j], minlength=t.shape[0]))[c]
+            psw.append(w[:, 0].copy())
+        new = np.bincount(cell, weights=w[:, 0])
+        if np.max(np.abs(old - new)) < epsilon:
+            break
+        old = new
+    result = rake_weights(d, margins, tol=1e-10, max_iter=200, reference_column=0)
+    assert result.iterations == sweeps
+    np.testing.assert_allclose(result.weights, w, rtol=1e-12)
+    for mine, expected in zip(result.margin_weights, psw, strict=True):
+        np.testing.assert_allclose(mine, expected, rtol=1e-12)
