@@ -240,7 +240,7 @@ def test_raking_reproduces_every_margin(seed: int, n: int) -> None:
     for c, k in zip(pop.codes, levels, strict=True):
         tilt *= rng.uniform(0.5, 2.0, size=k)[c]
     margins = [
-        (c, np.bincount(c, weights=pop.d * tilt * 1.1, minlength=k))
+        (c, np.asarray(np.bincount(c, weights=pop.d * tilt * 1.1, minlength=k), dtype=float))
         for c, k in zip(pop.codes, levels, strict=True)
     ]
     result = rake_weights(d, margins, max_iter=500, tol=1e-13)
@@ -489,7 +489,7 @@ def test_raking_on_cells_equals_r_unit_by_unit_loop() -> None:
     for c, k in zip(pop.codes, levels, strict=True):
         tilt *= rng.uniform(0.7, 1.4, size=k)[c]
     margins = [
-        (c, np.bincount(c, weights=pop.d * tilt, minlength=k))
+        (c, np.asarray(np.bincount(c, weights=pop.d * tilt, minlength=k), dtype=float))
         for c, k in zip(pop.codes, levels, strict=True)
     ]
     cell = np.unique(np.column_stack(pop.codes), axis=0, return_inverse=True)[1].reshape(-1)
