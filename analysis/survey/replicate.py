@@ -822,8 +822,14 @@ class ReplicateDesign(_Design):
         return new
 
     def _subset_degf(self, rows: np.ndarray) -> float:
-        """R's ``degf`` of the subset design: rank of the replicate weights of ``rows``, - 1."""
-        return float(replicate_degf(self._wrep[np.asarray(rows, dtype=bool)]))
+        """R's ``degf`` of the subset design: rank of the replicate weights of ``rows``, - 1.
+
+        All rows: the design's own ``degf`` (which R may keep from before a calibration).
+        """
+        rows = np.asarray(rows, dtype=bool)
+        if rows.all():
+            return self.df
+        return float(replicate_degf(self._wrep[rows]))
 
     # -- variance -------------------------------------------------------------------------
 

@@ -93,8 +93,21 @@ by_stype <- function(des, data) {
                              unname(vapply(levels, function(l) one(l)$mean$estimate, 0)))))
   lapply(levels, one)
 }
+models <- function(des) {
+  g <- svyglm(api00 ~ ell + meals + stype, des)
+  b <- svyglm(I(sch.wide == "Yes") ~ ell, des, family = quasibinomial)
+  x <- svychisq(~sch.wide + stype, des)
+  coefs <- function(m) {
+    cf <- summary(m)$coefficients
+    list(term = arr(rownames(cf)), estimate = arr(unname(cf[, 1])),
+         se = arr(unname(cf[, 2])), df_residual = m$df.residual)
+  }
+  list(gaussian = coefs(g), binomial = coefs(b),
+       chisq = list(statistic = unname(x$statistic), ndf = unname(x$parameter[1]),
+                    ddf = unname(x$parameter[2]), p_value = unname(x$p.value)))
+}
 battery <- function(des, data) {
-  list(overall = overall(des), by_stype = by_stype(des, data))
+  list(overall = overall(des), by_stype = by_stype(des, data), models = models(des))
 }
 repinfo <- function(des, full = FALSE) {
   w <- weights(des, "analysis")
