@@ -289,6 +289,11 @@ def rake_weights(
     is what R does for a replicate design (the replicates get as many sweeps as the
     full-sample weights).
 
+    The sweeps run on the table of base weights summed over the cells of the
+    cross-classification of all margins (raking multiplies every unit of a cell by the same
+    factor), so their cost does not grow with the number of units; the units' weights are
+    formed once at the end.
+
     Parameters
     ----------
     d : numpy.ndarray, shape (n, m)
