@@ -3,6 +3,8 @@ documented alternative ways of giving targets."""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -170,7 +172,7 @@ def test_negative_calibrated_weights_are_refused(clus1: SurveyDesign) -> None:
 
 def test_bad_arguments_are_value_errors(clus1: SurveyDesign) -> None:
     with pytest.raises(ValueError, match=r"method"):
-        clus1.calibrate(calibration_targets("apiclus1"), method="cubic")
+        clus1.calibrate(calibration_targets("apiclus1"), method=cast(Any, "cubic"))
     with pytest.raises(ValueError, match=r"finite bounds"):
         clus1.calibrate(calibration_targets("apiclus1"), method="logit")
     with pytest.raises(ValueError, match=r"lower or an upper"):
