@@ -13,10 +13,12 @@ import shutil
 import tempfile
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import yaml
 from openpyxl import load_workbook
@@ -314,6 +316,9 @@ def _split_header(raw: str) -> tuple[str, str | None]:
 def _read_sheet(worksheet: Any, errors: list[tuple[Place, str]]) -> _Sheet:
     """Read a worksheet: the first row is the header; empty rows are skipped."""
     name = str(worksheet.title)
+    # The sheet's declared dimension (say A1:XFD1048576) would pad every row to its width;
+    # without it, a row holds only the cells the file has.
+    worksheet.reset_dimensions()
     rows_iter = worksheet.iter_rows(values_only=True)
     header_row = next(rows_iter, None) or ()
     columns: list[_Column] = []
@@ -343,19 +348,48 @@ def _read_sheet(worksheet: Any, errors: list[tuple[Place, str]]) -> _Sheet:
     return _Sheet(name, columns, rows)
 
 
+#: Largest workbook accepted, unpacked (an .xlsx is a zip archive). Forms of a few thousand
+#: rows unpack to a few MB; the bound refuses a zip bomb before anything is decompressed.
+MAX_UNPACKED_BYTES = 100 * 1024 * 1024
+
+#: What a damaged workbook raises while it is read: a broken archive, compressed data or XML.
+_DAMAGED = (InvalidFileException, zipfile.BadZipFile, zlib.error, ElementTree.ParseError,
+            EOFError, KeyError, OSError, ValueError)
+
+
+def _unreadable(file: Path, reason: object) -> XLSFormError:
+    """The error for a file that is not a readable workbook, saying what is damaged."""
+    if isinstance(reason, ElementTree.ParseError):
+        reason = f"damaged XML inside the file ({reason})"
+    elif isinstance(reason, zlib.error):
+        reason = f"damaged compressed data ({reason})"
+    hint = " (save .xls files as .xlsx first)" if file.suffix.lower() == ".xls" else ""
+    return XLSFormError([Problem(file.name, "", None,
+                                 f"not a readable .xlsx workbook{hint}: {reason}")])
+
+
 def _read_workbook(file: Path) -> dict[str, _Sheet]:
     """The sheets of the workbook by lower-case name; raises XLSFormError when unreadable."""
-    try:
-        workbook = load_workbook(file, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        hint = " (save .xls files as .xlsx first)" if file.suffix.lower() == ".xls" else ""
-        raise XLSFormError([Problem(file.name, "", None,
-                                    f"not a readable .xlsx workbook{hint}: {exc}")]) from exc
     errors: list[tuple[Place, str]] = []
     try:
-        sheets = {ws.title.strip().lower(): _read_sheet(ws, errors) for ws in workbook.worksheets}
-    finally:
-        workbook.close()
+        # Opened here, not by openpyxl: it leaves its file open when a damaged workbook fails.
+        with file.open("rb") as stream:
+            with zipfile.ZipFile(stream) as archive:
+                # Sizes from the archive's directory; zipfile never reads past a member's size.
+                unpacked = sum(info.file_size for info in archive.infolist())
+            if unpacked > MAX_UNPACKED_BYTES:
+                raise XLSFormError([Problem(
+                    file.name, "", None, "the workbook unpacks to more than "
+                    f"{MAX_UNPACKED_BYTES // (1024 * 1024)} MB; refused")])
+            stream.seek(0)
+            workbook = load_workbook(stream, read_only=True, data_only=True)
+            try:
+                sheets = {ws.title.strip().lower(): _read_sheet(ws, errors)
+                          for ws in workbook.worksheets}
+            finally:
+                workbook.close()
+    except _DAMAGED as exc:
+        raise _unreadable(file, exc) from exc
     if errors:
         raise XLSFormError([Problem(file.name, str(place), None, message)
                             for place, message in errors])

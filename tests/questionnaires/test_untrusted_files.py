@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
 
+from questionnaires import xlsform
 from questionnaires.cli import questionnaire_group
 from questionnaires.errors import QuestionnaireError
 from questionnaires.loader import (
@@ -236,3 +238,65 @@ def test_snapshot_translations_need_language_codes_and_a_mapping() -> None:
     assert str(caught.value.problems[0]) == (
         "translations: translations must be a mapping of language to texts, not a list"
     )
+
+
+# --- damaged workbooks for the XLSForm import ----------------------------------------------------
+
+MAPPED_FORM = Path(__file__).parent / "xlsform_fixtures" / "mapped.xlsx"
+
+
+def _damaged_copy(tmp_path: Path, member: str) -> Path:
+    """A copy of a good form whose ``member`` of the archive is replaced by broken XML."""
+    damaged = tmp_path / f"damaged-{member.replace('/', '_')}.xlsx"
+    with zipfile.ZipFile(MAPPED_FORM) as source, zipfile.ZipFile(damaged, "w") as target:
+        for name in source.namelist():
+            target.writestr(name, b"<broken" if name == member else source.read(name))
+    return damaged
+
+
+@pytest.mark.parametrize(
+    "member", ["xl/worksheets/sheet1.xml", "xl/workbook.xml", "xl/styles.xml"]
+)
+def test_import_of_a_workbook_with_broken_xml_exits_1(tmp_path: Path, member: str) -> None:
+    damaged = _damaged_copy(tmp_path, member)
+    result = CliRunner().invoke(questionnaire_group, [
+        "import-xlsform", str(damaged), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.stderr.startswith(
+        f"{damaged.name}: not a readable .xlsx workbook: damaged XML inside the file")
+    assert not (tmp_path / "out").exists()
+
+
+def test_import_of_damaged_compressed_data_exits_1(tmp_path: Path) -> None:
+    data = bytearray(MAPPED_FORM.read_bytes())
+    with zipfile.ZipFile(MAPPED_FORM) as archive:
+        info = archive.getinfo("xl/worksheets/sheet1.xml")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra) + 10
+    for offset in range(start, start + 8):
+        data[offset] ^= 0xFF
+    damaged = tmp_path / "flipped.xlsx"
+    damaged.write_bytes(bytes(data))
+    result = CliRunner().invoke(questionnaire_group, [
+        "import-xlsform", str(damaged), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.stderr.startswith("flipped.xlsx: not a readable .xlsx workbook")
+
+
+def test_import_refuses_a_workbook_that_unpacks_too_large(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(xlsform, "MAX_UNPACKED_BYTES", 1024 * 1024)
+    with pytest.raises(xlsform.XLSFormError) as caught:
+        # Valid XML padded with a comment, so only its unpacked size is wrong with it.
+        padded = tmp_path / "padded.xlsx"
+        with zipfile.ZipFile(MAPPED_FORM) as source, \
+                zipfile.ZipFile(padded, "w", zipfile.ZIP_DEFLATED) as target:
+            for name in source.namelist():
+                content = source.read(name)
+                if name == "docProps/app.xml":
+                    content += b"<!--" + b" " * (2 * 1024 * 1024) + b"-->"
+                target.writestr(name, content)
+        xlsform.import_xlsform(padded, tmp_path / "out")
+    assert str(caught.value) == "padded.xlsx: the workbook unpacks to more than 1 MB; refused"
