@@ -206,6 +206,13 @@ def _target_vector(
             f"{variable}: level(s) {', '.join(lacking)} occur in the data but have no "
             "population total; give a total for every level present"
         )
+    zero = [repr(levels[i]) for i in range(len(levels)) if target[i] == 0 and counts[i]]
+    if zero:
+        # R's postStratify refuses this too ("strata in sample absent from population"):
+        # respondents of a level the population does not have point to a coding error.
+        raise UnknownLevelError(
+            f"{variable}: level(s) {', '.join(zero)} have respondents but a population total of 0"
+        )
     weight_totals = np.bincount(codes, weights=design._w, minlength=len(levels))
     for i in range(len(levels)):
         if target[i] > 0 and weight_totals[i] == 0:
@@ -424,6 +431,11 @@ def _crossed_cells(
         raise UnknownLevelError(
             f"{label}: cell(s) {', '.join(lacking)} occur in the data but have no population "
             "count; give a count for every cell present"
+        )
+    zero = [names[i] for i in range(len(names)) if target[i] == 0]
+    if zero:
+        raise UnknownLevelError(
+            f"{label}: cell(s) {', '.join(zero)} have respondents but a population count of 0"
         )
     weight_totals = np.bincount(cell, weights=design._w, minlength=len(names))
     zero = [names[i] for i in range(len(names)) if target[i] > 0 and weight_totals[i] == 0]

@@ -290,3 +290,12 @@ def test_a_replicate_that_cannot_be_calibrated_is_named() -> None:
         weighting.calibrate(
             design, calibration_targets("apiclus1"), method="logit", bounds=(0.5, 2.0)
         )
+
+
+def test_respondents_in_a_level_with_zero_population_are_refused(strat: SurveyDesign) -> None:
+    with pytest.raises(UnknownLevelError, match=r"stype: level\(s\) 'H' have respondents"):
+        strat.poststratify("stype", {**counts("stype"), "H": 0.0})
+    cells = crossed_counts("stype", "sch.wide")
+    cells[("M", "No")] = 0.0
+    with pytest.raises(UnknownLevelError, match=r"\(M, No\) have respondents"):
+        weighting.poststratify(strat, ["stype", "sch.wide"], cells)
