@@ -352,7 +352,8 @@ class RakingStep(CalibrationStep):
     sweeps on the small matrices only: the group means of ``x / psw_m`` are computed once
     per margin, and the effect of earlier corrections on them goes through the
     levels-by-levels matrices ``B_ml = diag(1/n_m) G_m diag(psw_l / psw_m) G_l'``. This gives
-    R's numbers exactly (up to rounding) with two sparse passes over ``x`` per margin.
+    R's numbers exactly (up to rounding) with one sparse pass over ``x`` that reduces it
+    for all margins at once and one that spreads the corrections back.
 
     Attributes
     ----------
