@@ -348,7 +348,7 @@ class RakingStep(CalibrationStep):
 
     Because every sweep only subtracts ``psw_m`` times group means, the result is
     ``x - sum_m diag(psw_m) G_m' C_m`` with ``G_m`` the sparse indicator matrix of margin
-    ``m`` and ``C_m`` a small (levels x k) matrix. ``C_m`` is obtained by running the forty
+    ``m`` and ``C_m`` a small (levels x k) matrix. ``C_m`` is obtained by running the ten
     sweeps on the small matrices only: the group means of ``x / psw_m`` are computed once
     per margin, and the effect of earlier corrections on them goes through the
     levels-by-levels matrices ``B_ml = diag(1/n_m) G_m diag(psw_l / psw_m) G_l'``. This gives
