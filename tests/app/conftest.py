@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -52,8 +53,13 @@ def app_config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def app(db_url: str, app_config: dict[str, Any], tmp_path: Path) -> Iterator[Flask]:
-    """An app on a fresh database with the schema created."""
+def app(db_url: str, app_config: dict[str, Any], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    """An app on a fresh database with the schema created, blind to the developer's setup."""
+    for name in list(os.environ):
+        if name.startswith("SKILLSGAP_") and not name.startswith("SKILLSGAP_TEST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("SKILLSGAP_INSTANCE_PATH", str(tmp_path / "instance"))
     config = {
         "TESTING": True,
         "DATABASE_URL": db_url,
