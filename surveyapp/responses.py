@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session
 from questionnaires import rules
 from questionnaires.model import (
     CalculatedQuestion,
+    GridQuestion,
     MultipleChoiceQuestion,
     NoteQuestion,
     Questionnaire,
+    QuestionType,
     Section,
     SingleChoiceQuestion,
 )
@@ -85,6 +87,26 @@ def relevant_sections(questionnaire: Questionnaire, answers: Mapping[str, Any]) 
     if memo is not None:
         memo[key] = [section.id for section in sections]
     return sections
+
+
+def asked_on_shown_page(questionnaire: Questionnaire, question: QuestionType,
+                        answers: Mapping[str, Any]) -> bool:
+    """Whether a question of a page being shown is asked.
+
+    On a relevant page a question without its own ``relevant`` expression is always asked;
+    only the others need the rules evaluated (which costs a pass over the questionnaire).
+    """
+    if getattr(question, "relevant", None) is None:
+        return True
+    return rules.question_relevant(questionnaire, question.id, dict(answers))
+
+
+def rows_on_shown_page(questionnaire: Questionnaire, question: GridQuestion,
+                       answers: Mapping[str, Any]) -> list[str]:
+    """The row codes of a grid of a page being shown that are asked."""
+    if question.row_relevant is None and question.relevant is None:
+        return [row.code for row in questionnaire.options_for(question)]
+    return rules.relevant_rows(questionnaire, question, dict(answers))
 
 
 def start_response(

@@ -49,6 +49,7 @@ from surveyapp.respond.forms import (
     other_field_name,
 )
 from surveyapp.respond.messages import violation_message
+from surveyapp.responses import asked_on_shown_page, rows_on_shown_page
 
 
 @dataclass
@@ -245,7 +246,7 @@ class PageBuilder:
             self.question(question, form, messages)
             for question in section.questions
             if question.type != "calculated"
-            and rules.question_relevant(self.q, question.id, self.answers)
+            and asked_on_shown_page(self.q, question, self.answers)
         ]
         shown = self._shown_anchors(questions)
         summary: list[ErrorLink] = []
@@ -358,7 +359,7 @@ class PageBuilder:
             for column in question.columns
         ]
         rows_name, rows = self.q.option_source(question)
-        relevant = set(rules.relevant_rows(self.q, question, self.answers))
+        relevant = set(rows_on_shown_page(self.q, question, self.answers))
         for row in rows.options:
             if row.code not in relevant:
                 continue
@@ -479,7 +480,7 @@ def review_sections(q: Questionnaire, catalog: TextCatalog, sections: list[Secti
         for question in section.questions:
             if isinstance(question, NoteQuestion) or question.type == "calculated":
                 continue
-            if not rules.question_relevant(q, question.id, answers):
+            if not asked_on_shown_page(q, question, answers):
                 continue
             text = catalog[f"question.{question.id}.text"]
             value = answers.get(question.id)
@@ -487,7 +488,7 @@ def review_sections(q: Questionnaire, catalog: TextCatalog, sections: list[Secti
                 rows_name, rows = q.option_source(question)
                 cells = value if isinstance(value, dict) else {}
                 shown_rows = []
-                for code in rules.relevant_rows(q, question, answers):
+                for code in rows_on_shown_page(q, question, answers):
                     row_cells = cells.get(code, {})
                     if not row_cells:
                         continue  # rows left empty would only bury the answers given
