@@ -6,17 +6,31 @@ import functools
 import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
+from werkzeug.exceptions import TooManyRequests
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
+from surveyapp import ratelimit
 from surveyapp.db import commit, get_db
 from surveyapp.models import User
 
@@ -67,11 +81,18 @@ def login_required(*roles: str) -> Callable[[F], F]:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
-    """Sign in with e-mail and password."""
+    """Sign in with e-mail and password (failed attempts are rate-limited per address)."""
     form = LoginForm()
     if form.validate_on_submit():
+        db = get_db()
+        config = current_app.config
+        client = f"login:{request.remote_addr or 'unknown'}"
+        window = config["RATE_LIMIT_WINDOW_SECONDS"]
+        limit = config["LOGIN_RATE_LIMIT"]
+        if limit and ratelimit.attempts(db, client, window) >= limit:
+            raise TooManyRequests()
         email = (form.email.data or "").strip().lower()
-        user = get_db().scalar(select(User).where(func.lower(User.email) == email))
+        user = db.scalar(select(User).where(func.lower(User.email) == email))
         password = form.password.data or ""
         if user is None or not user.active:
             check_password_hash(_dummy_hash(), password)
@@ -80,12 +101,21 @@ def login() -> ResponseReturnValue:
             session.clear()
             session["user_id"] = user.id
             commit()
-            target = request.args.get("next", "")
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("admin.campaigns")
-            return redirect(target)
+            return redirect(_local_target(request.args.get("next", "")))
+        if limit:
+            ratelimit.record_attempt(db, client, window)
+            commit()
         flash(_("E-mail address or password is not correct."), "error")
     return render_template("auth/login.html", form=form)
+
+
+def _local_target(target: str) -> str:
+    """``target`` when it is a path on this site, else the campaign overview (no open redirect)."""
+    parts = urlsplit(target)
+    if (parts.scheme or parts.netloc or not target.startswith("/")
+            or target.startswith(("//", "/\\")) or "\\" in target):
+        return url_for("admin.campaigns")
+    return target
 
 
 @bp.post("/logout")

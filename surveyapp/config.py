@@ -32,7 +32,9 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_TIME_LIMIT": 8 * 3600,
     # Token guessing: at most this many unknown tokens per client address and window.
     "TOKEN_RATE_LIMIT": 20,
-    "TOKEN_RATE_WINDOW_SECONDS": 600,
+    "RATE_LIMIT_WINDOW_SECONDS": 600,
+    # Password guessing: at most this many failed sign-ins per client address and window.
+    "LOGIN_RATE_LIMIT": 10,
     # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust.
     "PROXY_COUNT": 0,
     # Base of the links printed by the command line (invitations, open links).
@@ -71,10 +73,13 @@ def finalise(app: Flask) -> None:
         config["PRODUCTION"] = False
         if not config.get("SECRET_KEY"):
             config["SECRET_KEY"] = _instance_secret(instance)
-    for name in ("TOKEN_RATE_LIMIT", "TOKEN_RATE_WINDOW_SECONDS", "PROXY_COUNT"):
+    for name in ("TOKEN_RATE_LIMIT", "LOGIN_RATE_LIMIT", "RATE_LIMIT_WINDOW_SECONDS",
+                 "PROXY_COUNT"):
         value = config.get(name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise RuntimeError(f"setting {name} must be a non-negative integer, not {value!r}")
+    if config["RATE_LIMIT_WINDOW_SECONDS"] < 1:
+        raise RuntimeError("setting RATE_LIMIT_WINDOW_SECONDS must be at least 1 (seconds)")
 
 
 def _truthy(value: Any) -> bool:

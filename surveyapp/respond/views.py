@@ -91,7 +91,7 @@ def invitation_link(token: str) -> ResponseReturnValue:
     db = get_db(write=True)
     config = current_app.config
     client = f"token:{request.remote_addr or 'unknown'}"
-    window = config["TOKEN_RATE_WINDOW_SECONDS"]
+    window = config["RATE_LIMIT_WINDOW_SECONDS"]
     limit = config["TOKEN_RATE_LIMIT"]
     if limit and ratelimit.attempts(db, client, window) >= limit:
         raise TooManyRequests()

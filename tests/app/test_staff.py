@@ -97,3 +97,33 @@ def test_sign_out_ends_the_session(app: Flask, staff: dict[str, Any]) -> None:
     assert token is not None
     client.post("/auth/logout", data={"csrf_token": token.group(1)})
     assert client.get("/admin/").status_code == 302
+
+
+@pytest.fixture
+def three_sign_ins(app_config: dict[str, Any]) -> None:
+    """At most three failed sign-ins per address and window."""
+    app_config["LOGIN_RATE_LIMIT"] = 3
+
+
+def test_password_guessing_is_rate_limited(
+    three_sign_ins: None, app: Flask, staff: dict[str, Any]
+) -> None:
+    client = app.test_client()
+    for _ in range(3):
+        assert _login(client, "manager@example.org", "guess").status_code == 200
+    assert _login(client, "manager@example.org").status_code == 429
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example",
+                                    "javascript:alert(1)"])
+def test_sign_in_never_redirects_off_site(
+    app: Flask, staff: dict[str, Any], target: str
+) -> None:
+    client = app.test_client()
+    page = client.get("/auth/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert token is not None
+    reply = client.post("/auth/login", query_string={"next": target},
+                        data={"csrf_token": token.group(1), "email": "manager@example.org",
+                              "password": PASSWORD})
+    assert reply.headers["Location"] == "/admin/"
