@@ -218,13 +218,19 @@ def live_server(db_url: str, app: Flask, tmp_path: Path) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
+        # Waiting for start-up is a readiness poll (up to a minute on a busy machine), not a
+        # timed assertion: a server that never answers fails the test with a clear message.
+        for _ in range(300):
+            if server.poll() is not None:
+                pytest.fail(f"the server exited with code {server.returncode} while starting")
             try:
                 with urllib.request.urlopen(base + "/api/health") as reply:
                     if reply.status == 200:
                         break
             except OSError:
                 time.sleep(0.2)
+        else:
+            pytest.fail("the server did not answer /api/health within a minute")
         yield base
     finally:
         server.terminate()
