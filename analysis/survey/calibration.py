@@ -688,58 +688,85 @@ class _ModelOperator:
         return out
 
 
-def _calfun(
-    method: CalibrationMethod, lower: float, upper: float
-) -> tuple[Callable[[FloatArray], FloatArray], Callable[[FloatArray], FloatArray]]:
-    """Return R's ``calfun$Fm1`` and ``calfun$dF`` for a distance function.
+CalFun = Callable[[FloatArray], tuple[FloatArray, FloatArray]]
+
+
+def _calfun(method: CalibrationMethod, lower: float, upper: float) -> CalFun:
+    """R's ``calfun$Fm1`` and ``calfun$dF`` for a distance function, evaluated together.
 
     ``Fm1(u) = F(u) - 1`` is the inverse of the derivative of the distance, and ``dF`` its
-    derivative (Deville and Särndal 1992, table 1; Deville, Särndal and Sautory 1993).
+    derivative (Deville and Särndal 1992, table 1; Deville, Särndal and Sautory 1993). Both
+    are computed in one call, sharing the exponential and working in place, because they
+    run on every unit and every weight column in each Newton iteration.
     """
+    lo1, up1 = lower - 1.0, upper - 1.0
+    bounded = bool(np.isfinite(lower) or np.isfinite(upper))
+
+    def inside(u: FloatArray) -> NDArray[np.bool_]:
+        return (u < up1) & (u > lo1)
+
     if method == "linear":
 
-        def fm1(u: FloatArray) -> FloatArray:
-            return np.minimum(np.maximum(u + 1.0, lower), upper) - 1.0
-
-        def df(u: FloatArray) -> FloatArray:
-            return ((u < upper - 1.0) & (u > lower - 1.0)).astype(np.float64)
+        def evaluate(u: FloatArray) -> tuple[FloatArray, FloatArray]:
+            fm1 = u + 1.0
+            np.maximum(fm1, lower, out=fm1)
+            np.minimum(fm1, upper, out=fm1)
+            fm1 -= 1.0
+            return fm1, inside(u).astype(np.float64)
 
     elif method == "raking":
 
-        def fm1(u: FloatArray) -> FloatArray:
+        def evaluate(u: FloatArray) -> tuple[FloatArray, FloatArray]:
             with np.errstate(over="ignore"):
-                return np.minimum(np.maximum(np.exp(u), lower), upper) - 1.0
-
-        def df(u: FloatArray) -> FloatArray:
-            with np.errstate(over="ignore"):
-                return np.where((u < upper - 1.0) & (u > lower - 1.0), np.exp(u), 0.0)
+                e = np.exp(u)
+            fm1 = np.maximum(e, lower)
+            np.minimum(fm1, upper, out=fm1)
+            fm1 -= 1.0
+            if bounded:
+                e[~inside(u)] = 0.0
+            return fm1, e
 
     elif method == "logit":
         a = (upper - lower) / ((upper - 1.0) * (1.0 - lower))
+        top = lower * (upper - 1.0)
 
-        def fm1(u: FloatArray) -> FloatArray:
+        def evaluate(u: FloatArray) -> tuple[FloatArray, FloatArray]:
             with np.errstate(over="ignore", invalid="ignore"):
                 e = np.exp(a * u)
-                return (lower * (upper - 1.0) + upper * (1.0 - lower) * e) / (
-                    upper - 1.0 + (1.0 - lower) * e
-                ) - 1.0
-
-        def df(u: FloatArray) -> FloatArray:
-            with np.errstate(over="ignore", invalid="ignore"):
-                e = np.exp(a * u)
-                den = upper - 1.0 + (1.0 - lower) * e
-                return (
-                    upper * (1.0 - lower) * e * a / den
-                    - (
-                        (lower * (upper - 1.0) + upper * (1.0 - lower) * e)
-                        * ((1.0 - lower) * e * a)
-                    )
-                    / den**2
-                )
+                num = e * (upper * (1.0 - lower))
+                num += top  # L (U - 1) + U (1 - L) e
+                den = e * (1.0 - lower)
+                den += upper - 1.0  # U - 1 + (1 - L) e
+                # dF = U (1 - L) e A / den - num (1 - L) e A / den^2, as R's cal.logit
+                ea = e * a
+                deriv = ea * (upper * (1.0 - lower)) / den
+                deriv -= num * ((1.0 - lower) * ea) / den**2
+                num /= den
+                num -= 1.0
+            return num, deriv
 
     else:
         raise ValueError(f"unknown calibration method {method!r}")
-    return fm1, df
+    return evaluate
+
+
+def _pinv_symmetric(t: FloatArray) -> FloatArray:
+    """Moore-Penrose inverses of a stack of symmetric matrices, as R's ``MASS::ginv``.
+
+    ``ginv`` keeps the singular values above ``256 eps`` times the largest; for a symmetric
+    matrix they are the absolute eigenvalues, and a batched symmetric eigendecomposition is
+    several times faster than the general SVD.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        If a matrix holds non-finite values.
+    """
+    vals, vecs = np.linalg.eigh(t)
+    size = np.abs(vals)
+    keep = size > _GINV_RCOND * size.max(axis=1, keepdims=True)
+    inv = np.where(keep, 1.0 / np.where(keep, vals, 1.0), 0.0)
+    return (vecs * inv[:, None, :]) @ vecs.transpose(0, 2, 1)
 
 
 def generalized_raking_weights(
@@ -818,7 +845,7 @@ def generalized_raking_weights(
         if term_names is not None
         else [f"constraint {k + 1}" for k in range(x.shape[1])]
     )
-    fm1, df = _calfun(method, lower, upper)
+    evaluate = _calfun(method, lower, upper)
     n, p = x.shape
     m = d.shape[1]
     ww = d.copy()
@@ -836,43 +863,51 @@ def generalized_raking_weights(
     eta = np.zeros((m, p))
     step = np.zeros((m, p))
     xeta = np.zeros((n, m))
-    g = 1.0 + fm1(xeta)
-    deriv = df(xeta)
+    fm1, deriv = evaluate(xeta)
+    g = 1.0 + fm1
     iterations = np.ones(m, dtype=np.int_)
     active = np.ones(m, dtype=bool)
-    misfit = np.zeros((m, p))
+    # R recomputes the misfit at the top of each iteration from the same eta as at the end
+    # of the previous one; it is carried over instead of recomputed.
+    misfit = population[None, :] - sample_total - op.t(ww * fm1)
+    every = np.arange(m)
     while True:
-        cols = np.nonzero(active)[0]
-        wa = ww[:, cols]
-        tmat = op.crossprod(wa * deriv[:, cols])
-        misfit_a = population[None, :] - sample_total[cols] - op.t(wa * fm1(xeta[:, cols]))
-        deta = np.einsum("bij,bj->bi", np.linalg.pinv(tmat, rcond=_GINV_RCOND), misfit_a)
-        eta[cols] += deta
-        xeta[:, cols] = op.dot(eta[cols])
-        g[:, cols] = 1.0 + fm1(xeta[:, cols])
-        deriv[:, cols] = df(xeta[:, cols])
+        # A slice while every column is active keeps the (n, m) blocks views, not copies.
+        sel: slice | IntArray = slice(None) if active.all() else np.nonzero(active)[0]
+        cols = every[sel]
+        wa = ww[:, sel]
+        tmat = op.crossprod(wa * deriv[:, sel])
+        try:
+            deta = np.einsum("bij,bj->bi", _pinv_symmetric(tmat), misfit[sel])
+        except np.linalg.LinAlgError as exc:
+            raise ConvergenceError(
+                f"{method} calibration broke down after {int(iterations.max()) - 1} "
+                "iterations: the Newton matrix is not finite (the g-weights overflowed); "
+                "the targets are too far from the sample's estimates for this method"
+            ) from exc
+        eta[sel] += deta
+        xeta[:, sel] = op.dot(eta[sel])
+        fm1, deriv_sel = evaluate(xeta[:, sel])
+        g[:, sel] = 1.0 + fm1
+        deriv[:, sel] = deriv_sel
         # Step halving while g or its derivative is not finite, column by column as R does.
-        halving = cols[
-            ~(np.isfinite(g[:, cols]).all(axis=0) & np.isfinite(deriv[:, cols]).all(axis=0))
-        ]
-        step[cols] = deta
+        halving = cols[~(np.isfinite(g[:, sel]).all(axis=0) & np.isfinite(deriv_sel).all(axis=0))]
+        step[sel] = deta
         while halving.size and (halving_ok := iterations[halving] < max_iter).any():
             halving = halving[halving_ok]
             iterations[halving] += 1
             step[halving] /= 2.0
             eta[halving] -= step[halving]
             xeta[:, halving] = op.dot(eta[halving])
-            g[:, halving] = 1.0 + fm1(xeta[:, halving])
-            deriv[:, halving] = df(xeta[:, halving])
+            fm1_h, deriv_h = evaluate(xeta[:, halving])
+            g[:, halving] = 1.0 + fm1_h
+            deriv[:, halving] = deriv_h
             halving = halving[
-                ~(
-                    np.isfinite(g[:, halving]).all(axis=0)
-                    & np.isfinite(deriv[:, halving]).all(axis=0)
-                )
+                ~(np.isfinite(g[:, halving]).all(axis=0) & np.isfinite(deriv_h).all(axis=0))
             ]
-        misfit[cols] = population[None, :] - op.t(wa * g[:, cols])
+        misfit[sel] = population[None, :] - op.t(wa * g[:, sel])
         with np.errstate(invalid="ignore"):
-            rel = np.abs(misfit[cols]) / (1.0 + np.abs(population))[None, :]
+            rel = np.abs(misfit[sel]) / (1.0 + np.abs(population))[None, :]
         done = np.all(rel < tol, axis=1)
         active[cols[done]] = False
         if not active.any():
