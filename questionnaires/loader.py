@@ -14,9 +14,12 @@ from pydantic import BaseModel, ValidationError
 from questionnaires.errors import ExpressionSyntaxError, Problem, QuestionnaireError
 from questionnaires.expressions import Expression, parse
 from questionnaires.model import (
+    COLUMN_TYPES,
     LANGUAGE_PATTERN,
     NAME_CODE_PATTERN,
+    OPTION_SOURCE_TAGS,
     OTHER_CODE,
+    QUESTION_TYPES,
     CalculatedQuestion,
     DecimalColumn,
     DecimalQuestion,
@@ -248,6 +251,10 @@ def _validate_source(source: YamlSource) -> tuple[Questionnaire | None, list[Pro
     return questionnaire, _Checker(questionnaire, source).run()
 
 
+#: What pydantic may insert into an error location after a question, column or option source.
+_UNION_TAGS = frozenset((*QUESTION_TYPES, *COLUMN_TYPES, *OPTION_SOURCE_TAGS))
+
+
 def _clean_location(loc: Iterable[int | str], data: Any) -> PathKey:
     """Turn a pydantic error location into a path in the file, dropping union tags.
 
@@ -258,7 +265,7 @@ def _clean_location(loc: Iterable[int | str], data: Any) -> PathKey:
     node: Any = data
     expect_tag = False
     for part in loc:
-        if expect_tag and isinstance(part, str):
+        if expect_tag and part in _UNION_TAGS:
             expect_tag = False
             continue
         expect_tag = False

@@ -194,3 +194,17 @@ def test_content_hash_ignores_keys_written_with_their_default() -> None:
     assert Questionnaire.model_validate(data).content_hash() == (
         Questionnaire.model_validate(explicit).content_hash()
     )
+
+
+def test_type_lists_match_the_models() -> None:
+    from typing import get_args
+
+    from questionnaires import model
+
+    def tags(union: Any) -> list[str]:
+        return [get_args(member.model_fields["type"].annotation)[0] for member in get_args(union)]
+
+    assert tags(model.QuestionType) == list(model.QUESTION_TYPES)
+    assert tags(model.GridColumnType) == list(model.COLUMN_TYPES)
+    forms = ("yes_no", [{"code": "a", "label": "A"}], {"options": []})
+    assert tuple(model._option_source_tag(form) for form in forms) == model.OPTION_SOURCE_TAGS
