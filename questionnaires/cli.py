@@ -16,7 +16,8 @@ def questionnaire_group() -> None:
 
 
 @questionnaire_group.command("validate")
-@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+# PATH may also name the folder's questionnaire.yaml, as load_questionnaire accepts it.
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--lang", "langs", multiple=True, help="Check only these translations (repeatable).")
 def validate_command(path: Path, langs: tuple[str, ...]) -> None:
     """Validate the questionnaire folder PATH and its translations."""
@@ -62,7 +63,8 @@ def import_xlsform_command(file: Path, out: Path, skip_unsupported: bool) -> Non
 
 
 @questionnaire_group.command("codebook")
-@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+# PATH may also name the folder's questionnaire.yaml, as load_questionnaire accepts it.
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--lang", default=None, help="Language of labels (default: source language).")
 def codebook_command(path: Path, out: Path, lang: str | None) -> None:

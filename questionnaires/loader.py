@@ -152,8 +152,8 @@ def _load_folder(
 ) -> tuple[Questionnaire | None, list[Problem]]:
     if folder.is_file():
         # Loading the folder beside, say, a translation file would check the wrong thing.
-        return None, [Problem(folder.name, "", None, f"{folder} is a file; give the "
-                              f"questionnaire folder or its {QUESTIONNAIRE_FILE}")]
+        return None, [Problem(str(folder), "", None, "a file, not a questionnaire folder; "
+                              f"give the folder or its {QUESTIONNAIRE_FILE}")]
     file = folder / QUESTIONNAIRE_FILE
     if file.is_dir():
         return None, [Problem(QUESTIONNAIRE_FILE, "", None,

@@ -151,8 +151,20 @@ def test_translations_that_is_a_file(folder: Path) -> None:
 
 
 def test_loading_a_file_other_than_questionnaire_yaml_is_refused(folder: Path) -> None:
-    with pytest.raises(QuestionnaireError, match="is a file; give the questionnaire folder"):
+    with pytest.raises(QuestionnaireError) as caught:
         load_questionnaire(folder / "translations" / "de.yaml")
+    assert str(caught.value) == (f"{folder / 'translations' / 'de.yaml'}: a file, not a "
+                                 "questionnaire folder; give the folder or its questionnaire.yaml")
+
+
+def test_cli_takes_the_questionnaire_yaml_as_well_as_its_folder(folder: Path) -> None:
+    result = CliRunner().invoke(questionnaire_group,
+                                ["validate", str(folder / "questionnaire.yaml")])
+    assert result.exit_code == 0, result.output
+    other = CliRunner().invoke(questionnaire_group,
+                               ["validate", str(folder / "translations" / "de.yaml")])
+    assert other.exit_code == 1
+    assert "a file, not a questionnaire folder" in other.stderr
 
 
 # --- the command line never shows a traceback ----------------------------------------------------
