@@ -121,13 +121,23 @@ def get_engine(app: Flask) -> Engine:
 
 
 def get_db(*, write: bool | None = None) -> Session:
-    """The session of the current request (write mode follows the HTTP method by default)."""
+    """The session of the current request (write mode follows the HTTP method by default).
+
+    A GET that must write (the invitation link counts wrong tokens) asks for ``write=True``;
+    if a read session was opened earlier in the request it is ended first, so the write
+    takes its lock at BEGIN like every other write.
+    """
     session: Session | None = g.get("db")
+    if write is None:
+        write = request.method in WRITE_METHODS if has_request_context() else True
+    if session is not None and write and not g.get("db_write", False):
+        # Only reads happened in it: ending it loses nothing (objects stay usable, detached).
+        session.close()
+        session = None
     if session is None:
-        if write is None:
-            write = request.method in WRITE_METHODS if has_request_context() else True
         session = current_app.extensions["skillsgap.sessions"][write]()
         g.db = session
+        g.db_write = write
     return session
 
 

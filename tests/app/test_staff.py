@@ -127,3 +127,14 @@ def test_sign_in_never_redirects_off_site(
                         data={"csrf_token": token.group(1), "email": "manager@example.org",
                               "password": PASSWORD})
     assert reply.headers["Location"] == "/admin/"
+
+
+def test_a_signed_in_user_can_follow_invitation_links(
+    app: Flask, staff: dict[str, Any]
+) -> None:
+    client = app.test_client()
+    _login(client, "manager@example.org")
+    assert client.get("/i/unknown-token-of-plausible-shape-000").status_code == 404
+    assert client.get(f"/i/{staff['own'].tokens[0]}").status_code == 302
+    # Following a respondent's link ends the staff session: one identity per browser.
+    assert client.get("/admin/").status_code == 302
