@@ -107,6 +107,7 @@ def check_translation(questionnaire: Questionnaire, translation: TranslationFile
     data = translation.source.data
     raw = data.get("texts") if isinstance(data, dict) else None
     written = set(raw) if isinstance(raw, dict) else set()
+    unwritten = [key for key in source_keys if key not in written]
     for key in sorted(written, key=str):
         if not isinstance(key, str):
             continue
@@ -115,7 +116,6 @@ def check_translation(questionnaire: Questionnaire, translation: TranslationFile
                 ("texts", key),
                 f"orphaned key {key!r}: its option list is marked translate: false"))
         elif key not in source_keys:
-            unwritten = [k for k in source_keys if k not in written]
             close = difflib.get_close_matches(key, unwritten, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(translation.source.problem(
