@@ -136,7 +136,8 @@ def markdown(table: pd.DataFrame) -> str:
              "| mean SE / empirical SD |",
              "| --- | --- | ---: | ---: | ---: | ---: |"]
     for r in table.itertuples(index=False):
-        lines.append(f"| {r[0]} | {r[2]} | {r[3]:,.3f} | {r[4]:+.2f} | {r[5]:.1f} "
+        value = f"{r[3]:,.0f}" if r[1] == "total" else f"{r[3]:.3f}"
+        lines.append(f"| {r[0]} | {r[2]} | {value} | {r[4]:+.2f} | {r[5]:.1f} "
                      f"| {r[6]:.3f} |")
     return "\n".join(lines)
 
