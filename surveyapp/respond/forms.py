@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -128,9 +129,13 @@ class DecimalAnswerField(AnswerField):
         return value
 
     def format(self, value: Any) -> str:
-        """Whole values without a trailing .0."""
+        """Plain digits as typed (never 1e-05, which the box would not take back)."""
         if isinstance(value, float) and value.is_integer():
             return str(int(value))
+        if isinstance(value, float):
+            # repr is the shortest text that reads back as the same float; Decimal writes it
+            # without an exponent.
+            return format(Decimal(repr(value)), "f")
         return str(value)
 
 
