@@ -158,7 +158,7 @@ def _load_folder(
     if file.is_dir():
         return None, [Problem(QUESTIONNAIRE_FILE, "", None,
                               f"{QUESTIONNAIRE_FILE} in {folder} is a folder, not a file")]
-    if not file.is_file():
+    if not file.exists():
         return None, [Problem(QUESTIONNAIRE_FILE, "", None, f"no {QUESTIONNAIRE_FILE} in {folder}")]
     try:
         source, problems = read_yaml(file, QUESTIONNAIRE_FILE)

@@ -153,6 +153,9 @@ class _RestrictedLoader(yaml.SafeLoader):
 def read_yaml(path: Path, display_name: str | None = None) -> tuple[YamlSource, list[Problem]]:
     """Parse a YAML file into data and line index; also return duplicate-key problems."""
     name = display_name or path.name
+    if path.exists() and not path.is_file() and not path.is_dir():
+        # Opening a named pipe or a device would block or never end.
+        raise YamlReadError([Problem(name, "", None, "not a regular file")])
     try:
         with path.open("rb") as stream:
             raw = stream.read(MAX_FILE_BYTES + 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -139,6 +140,16 @@ def test_files_that_are_not_translations_are_reported(folder: Path) -> None:
         "translations/<language>.yaml); rename or remove it",
         "translations/it.yaml: cannot read file: Is a directory",
     ]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need a POSIX system")
+def test_a_named_pipe_is_refused_without_blocking(folder: Path) -> None:
+    (folder / "translations" / "de.yaml").unlink()
+    os.mkfifo(folder / "translations" / "de.yaml")
+    assert _messages(folder) == ["translations/de.yaml: not a regular file"]
+    (folder / "questionnaire.yaml").unlink()
+    os.mkfifo(folder / "questionnaire.yaml")
+    assert _messages(folder) == ["questionnaire.yaml: not a regular file"]
 
 
 def test_translations_that_is_a_file(folder: Path) -> None:
