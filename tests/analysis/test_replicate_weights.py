@@ -215,3 +215,20 @@ def test_degf_counts_dependent_columns_once() -> None:
     w = np.column_stack([a, a[:, 0] + a[:, 1], a[:, 2]])
     assert replicate_degf(w) == 3
     assert replicate_degf(np.ones((5, 3))) == 0
+
+
+def test_degf_merging_parallel_rows_keeps_the_rank() -> None:
+    # Rows of the same PSU and weighting cell are multiples of one another; merging them
+    # must not change R's rank, including near-dependent columns.
+    rng = np.random.default_rng(4)
+    patterns = rng.uniform(0.5, 1.5, (40, 25))
+    patterns[:, 10] = patterns[:, 3] + 1e-7 * patterns[:, 4]  # negligible at tol 1e-5
+    patterns[:, 11] = patterns[:, 3] + 1e-3 * patterns[:, 4]
+    rows = rng.integers(0, 40, 3000)
+    w = patterns[rows] * rng.uniform(1.0, 9.0, 3000)[:, None]
+    from analysis.survey.replicate import _dqrdc2_rank
+
+    direct = _dqrdc2_rank(np.linalg.qr(w, mode="r"), 1e-5) - 1
+    # R: qr(w, tol = 1e-5)$rank is 23 for this matrix (columns 11 and 12 pivoted out).
+    assert _dqrdc2_rank(w, 1e-5) == 23
+    assert replicate_degf(w) == direct == 22
