@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from flask_babel import format_decimal
+from babel.numbers import format_decimal
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from questionnaires.rules import RuleViolation
@@ -17,7 +18,7 @@ from questionnaires.translations import TextCatalog
 
 def _number(value: object) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(format_decimal(value))
+        return str(format_decimal(value, locale=get_locale(), decimal_quantization=False))
     return str(value)
 
 

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from flask_babel import format_decimal
+from babel.numbers import format_decimal
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from questionnaires import rules
@@ -466,7 +467,8 @@ def format_value(q: Questionnaire, catalog: TextCatalog, question: QuestionType,
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int | float):
-        text = str(format_decimal(value))
+        # All digits given, in the reader's locale (Babel would round to three decimals).
+        text = str(format_decimal(value, locale=get_locale(), decimal_quantization=False))
         return f"{text} %" if isinstance(item, PercentageQuestion | PercentageColumn) else text
     return str(value)
 

@@ -386,3 +386,15 @@ def test_a_question_made_relevant_on_the_same_page_is_asked_before_moving_on(
     done = respondent.post_page("training", {"q_has_plan": "yes", "q_budget": "2"})
     assert done.headers["Location"] == "/survey/review"
     assert _stored(db).answers["budget"] == 2
+
+
+def test_review_shows_every_digit_given(
+    make_campaign: Callable[..., SurveySetup], respondent: Respondent
+) -> None:
+    _begin(make_campaign, respondent)
+    respondent.post_page("profile", MINI_PROFILE)
+    respondent.post_page("skills", MINI_SKILLS)
+    respondent.post_page("training", {**MINI_TRAINING, "q_budget": "1.2345"})
+    review = respondent.get("/survey/review").get_data(as_text=True)
+    assert "1.2345 %" in review
+    assert "1,200" not in review and "120" in review
