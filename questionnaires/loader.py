@@ -203,9 +203,14 @@ def _translation_files(folder: Path) -> tuple[list[Path], list[Problem]]:
     if not folder.is_dir():
         return [], [Problem(TRANSLATIONS_FOLDER, "", None,
                             f"{TRANSLATIONS_FOLDER} must be a folder of <language>.yaml files")]
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as exc:
+        return [], [Problem(TRANSLATIONS_FOLDER, "", None,
+                            f"cannot read the folder: {exc.strerror or exc}")]
     files: list[Path] = []
     problems: list[Problem] = []
-    for path in sorted(folder.iterdir()):
+    for path in entries:
         if path.name.startswith("."):
             continue
         if path.suffix == ".yaml":

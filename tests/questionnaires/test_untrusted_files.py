@@ -152,6 +152,19 @@ def test_a_named_pipe_is_refused_without_blocking(folder: Path) -> None:
     assert _messages(folder) == ["questionnaire.yaml: not a regular file"]
 
 
+def test_an_unreadable_translations_folder_is_a_problem(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(self: Path) -> None:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "iterdir", refuse)
+    assert _messages(folder) == [
+        "translations: cannot read the folder: Permission denied",
+        "translations/de.yaml: missing translation file for language 'de'",
+    ]
+
+
 def test_translations_that_is_a_file(folder: Path) -> None:
     shutil.rmtree(folder / "translations")
     (folder / "translations").write_text("de: ...\n", encoding="utf-8")
