@@ -831,6 +831,12 @@ class ReplicateDesign(_Design):
             return self.df
         return float(replicate_degf(self._wrep[rows]))
 
+    def __repr__(self) -> str:
+        degf = "?" if np.isnan(self._degf) else f"{self._degf:g}"
+        return (f"ReplicateDesign(n={len(self.data)}, type={self._type!r}, "
+                f"replicates={self.n_replicates}, scale={self._scale:.6g}, mse={self._mse}, "
+                f"df={degf})")
+
     # -- variance -------------------------------------------------------------------------
 
     def _replicate_estimates(self, point_fn: Callable[[np.ndarray], np.ndarray]

@@ -50,6 +50,7 @@ def test_bootstrap_is_reproducible_from_the_seed(strat: pd.DataFrame) -> None:
     assert not a.replicate_weights.equals(c.replicate_weights)
     assert a.n_replicates == 30
     assert a.type == "bootstrap"
+    assert repr(a).startswith("ReplicateDesign(n=200, type='bootstrap', replicates=30")
 
 
 def test_bootstrap_se_is_close_to_taylor(strat: pd.DataFrame) -> None:
