@@ -22,12 +22,13 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from sqlalchemy import Engine, select
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from questionnaires.loader import load_questionnaire
 from surveyapp import create_app
 from surveyapp.db import get_engine, session_factory, session_scope
 from surveyapp.invitations import issue_links
 from surveyapp.migrate import upgrade
 from surveyapp.models import Association, Campaign, Company, Invitation, Response
-from surveyapp.questionnaire_store import publish_folder
+from surveyapp.questionnaire_store import publish
 from surveyapp.tokens import new_key
 
 REFERENCE = Path(__file__).resolve().parents[2] / "questionnaires" / "automotive-skills"
@@ -121,7 +122,7 @@ def _seed(engine: Engine) -> tuple[int, str]:
         association = Association(code="e2e-de", name="Verband der Testindustrie e.V.",
                                   country="DE")
         db.add(association)
-        version = publish_folder(db, REFERENCE)
+        version = publish(db, load_questionnaire(REFERENCE))
         campaign = Campaign(association=association, questionnaire_version=version,
                             name="Browser test wave", languages=list(CAMPAIGN_LANGUAGES),
                             status="open", open_link_key=open_key)
