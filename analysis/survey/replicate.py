@@ -17,7 +17,12 @@ ch. 4-5; Lumley 2010, sec. 2.3; R ``survey:::svrVar``).
 The replicate weights are built from a Taylor design exactly as R's ``as.svrepdesign(...,
 compress = FALSE)`` builds them (the multipliers below times the design's current weights),
 with the same column order, the same ``scale`` and ``rscales``, and the same handling of the
-finite population correction and of strata with one PSU.
+finite population correction and of strata with one PSU. Two bootstraps are offered, as in
+R: ``"bootstrap"`` (R's ``type="bootstrap"``: n_h PSUs drawn with replacement per stratum,
+the variance rescaled by n/(n-1) as Canty and Davison 1999) and ``"subbootstrap"`` (the
+Rao-Wu-Yue rescaling bootstrap with n_h - 1 draws, R's ``type="subbootstrap"``). Their
+replicate weights are random, so agreement with R is checked by feeding R's own replicate
+weights to :class:`ReplicateDesign` and by the statistical properties of the draws.
 
 References
 ----------
@@ -988,7 +993,9 @@ def make_replicate_design(design: Any, type: str = "JK1", replicates: int | None
         Number of bootstrap replicates (default 50, as R). For the jackknives the number is
         the number of PSUs; a different number is refused.
     seed : int or numpy.random.Generator, optional
-        Seed of ``numpy.random.default_rng`` (bootstraps only).
+        Seed of ``numpy.random.default_rng``, or the generator itself (bootstraps only);
+        ``None`` draws from fresh operating-system entropy, so the replicates are not
+        reproducible: give a seed for published results.
 
     Returns
     -------
