@@ -43,6 +43,7 @@ __all__ = [
     "generate_population",
     "draw_sample",
     "population_margins",
+    "population_table",
     "population_totals",
 ]
 
@@ -307,3 +308,32 @@ def population_totals(population: pd.DataFrame, categorical: Sequence[str] = ("s
     for v in numeric:
         totals[v] = float(population[v].sum())
     return totals
+
+
+def population_table(population: pd.DataFrame,
+                     by: Sequence[str] = ("country", "nace_group", "size_class"),
+                     numeric: Sequence[str] = ("employees",)) -> pd.DataFrame:
+    """Register counts and totals by a cross-classification, as a population-totals file.
+
+    The shape of what an association uploads from a business register (e.g. Eurostat SBS
+    enterprises ``ENT_NR`` and persons employed ``EMP_NR`` by NACE and size class).
+
+    Parameters
+    ----------
+    population : pandas.DataFrame
+    by : sequence of str
+        Classification columns.
+    numeric : sequence of str
+        Numeric columns whose totals are given beside the counts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per observed combination of ``by`` (sorted), columns ``by``, ``companies``
+        and one total per ``numeric`` column.
+    """
+    grouped = population.groupby(list(by), sort=True, observed=True)
+    table = grouped.size().rename("companies").to_frame()
+    for v in numeric:
+        table[v] = grouped[v].sum()
+    return table.reset_index()

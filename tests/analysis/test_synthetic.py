@@ -14,6 +14,7 @@ from analysis.synthetic import (
     draw_sample,
     generate_population,
     population_margins,
+    population_table,
     population_totals,
 )
 
@@ -112,3 +113,12 @@ def test_bad_arguments_are_rejected(population: pd.DataFrame) -> None:
         generate_population(np.random.default_rng(0), n_companies=50)
     with pytest.raises(ValueError, match="fractions"):
         draw_sample(population, np.random.default_rng(0), fractions={"10-49": 0.5})
+
+
+def test_population_table_adds_up(population: pd.DataFrame) -> None:
+    table = population_table(population)
+    assert len(table) == population["stratum"].nunique()
+    assert table["companies"].sum() == len(population)
+    assert table["employees"].sum() == population["employees"].sum()
+    by_size = table.groupby("size_class")["companies"].sum().astype(float).to_dict()
+    assert by_size == population_margins(population)["size_class"]
