@@ -370,6 +370,9 @@ def _unreadable(file: Path, reason: object) -> XLSFormError:
 
 def _read_workbook(file: Path) -> dict[str, _Sheet]:
     """The sheets of the workbook by lower-case name; raises XLSFormError when unreadable."""
+    if file.exists() and not file.is_file():
+        # A named pipe or a device would block the import or never end.
+        raise _unreadable(file, "not a regular file")
     errors: list[tuple[Place, str]] = []
     try:
         # Opened here, not by openpyxl: it leaves its file open when a damaged workbook fails.

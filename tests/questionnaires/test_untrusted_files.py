@@ -336,3 +336,12 @@ def test_import_refuses_a_workbook_that_unpacks_too_large(
                 target.writestr(name, content)
         xlsform.import_xlsform(padded, tmp_path / "out")
     assert str(caught.value) == "padded.xlsx: the workbook unpacks to more than 1 MB; refused"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need a POSIX system")
+def test_import_of_a_named_pipe_is_refused_without_blocking(tmp_path: Path) -> None:
+    pipe = tmp_path / "form.xlsx"
+    os.mkfifo(pipe)
+    with pytest.raises(xlsform.XLSFormError) as caught:
+        xlsform.import_xlsform(pipe, tmp_path / "out")
+    assert str(caught.value) == "form.xlsx: not a readable .xlsx workbook: not a regular file"
