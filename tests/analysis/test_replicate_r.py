@@ -226,3 +226,21 @@ def test_glm_and_chisq(case: tuple[ReplicateDesign, dict[str, Any], pd.DataFrame
     x = design.chisq("sch.wide", "stype")
     close([x["statistic"], x["ndf"], x["ddf"], x["p_value"]],
           [m["chisq"][k] for k in ("statistic", "ndf", "ddf", "p_value")])
+
+
+@pytest.mark.parametrize("rule", ["adjust", "average", "remove", "certainty"])
+def test_jkn_lonely_psu_rules(ref: dict[str, Any], strat: pd.DataFrame, rule: str) -> None:
+    r = ref["lonely_jkn"][rule]
+    first_high = strat.loc[strat["stype"] == "H", "snum"].iloc[0]
+    data = strat[(strat["stype"] != "H") | (strat["snum"] == first_high)].reset_index(drop=True)
+    design = SurveyDesign(data, weights="pw", strata="stype", lonely_psu=rule).replicate("JKn")
+    assert design.n_replicates == r["n_replicates"]
+    assert design.scale == pytest.approx(r["scale"], rel=RTOL)
+    close(design.rscales, r["rscales"])
+    close(design.replicate_weights.sum(axis=0), r["colsums"])
+    close(data["enroll"].to_numpy() @ design.replicate_weights.to_numpy(),
+          r["replicate_totals_enroll"])
+    assert design.df == r["degf"]
+    m = design.mean("api00")
+    close(m["estimate"], r["mean"]["estimate"])
+    close(m["se"], r["mean"]["se"])

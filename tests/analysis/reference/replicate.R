@@ -111,7 +111,7 @@ battery <- function(des, data) {
 }
 repinfo <- function(des, full = FALSE) {
   w <- weights(des, "analysis")
-  out <- list(scale = des$scale, rscales = arr(des$rscales), mse = des$mse,
+out <- list(scale = des$scale, rscales = arr(des$rscales), mse = des$mse,
               degf = degf(des), n_replicates = ncol(w),
               colsums = arr(colSums(w)),
               replicate_totals_enroll = arr(as.vector(
@@ -158,6 +158,19 @@ cal_targets_rak <- c(`(Intercept)` = 6194, sch.wideYes = sum(apipop$sch.wide == 
 cal_rak_jkn <- calibrate(jkn, ~sch.wide + api99, cal_targets_rak, calfun = "raking",
                          epsilon = 1e-13, maxit = 100, compress = FALSE)
 
+# A stratum with a single PSU (one high school kept): the lonely-PSU rules of jknweights().
+first_high <- apistrat$snum[apistrat$stype == "H"][1]
+lonely_data <- apistrat[apistrat$stype != "H" | apistrat$snum == first_high, ]
+lonely <- lapply(c("adjust", "average", "remove", "certainty"), function(rule) {
+  options(survey.lonely.psu = rule)
+  des <- svydesign(id = ~1, strata = ~stype, weights = ~pw, data = lonely_data)
+  rep <- as.svrepdesign(des, type = "JKn")  # compressed: R 4.1.1 mis-builds "adjust" uncompressed
+  m <- svymean(~api00, rep)
+  c(repinfo(rep), list(rule = rule, mean = stat(m)))
+})
+names(lonely) <- c("adjust", "average", "remove", "certainty")
+options(survey.lonely.psu = "fail")
+
 out <- list(
   meta = list(survey = as.character(packageVersion("survey")),
               R = as.character(getRversion()),
@@ -177,7 +190,8 @@ out <- list(
   post_jk1 = c(repinfo(post_jk1), battery(post_jk1, apiclus1)),
   rake_jkn = c(repinfo(rake_jkn), battery(rake_jkn, apistrat)),
   cal_linear_jk1 = c(repinfo(cal_lin_jk1), battery(cal_lin_jk1, apiclus1)),
-  cal_raking_jkn = c(repinfo(cal_rak_jkn), battery(cal_rak_jkn, apistrat))
+  cal_raking_jkn = c(repinfo(cal_rak_jkn), battery(cal_rak_jkn, apistrat)),
+  lonely_jkn = lonely
 )
 writeLines(to_json(out), "replicate.json")
 cat(sprintf("survey %s, R %s: replicate.json written\n", packageVersion("survey"),
