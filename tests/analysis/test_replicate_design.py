@@ -172,3 +172,14 @@ def test_raking_a_replicate_design_rakes_every_replicate() -> None:
     assert np.isfinite(r.df)
     with pytest.raises(ValueError, match="re-weighted"):
         r._with_weights(r._w)
+
+
+def test_fpc_as_sampling_fraction_gives_the_same_replicates(strat: pd.DataFrame) -> None:
+    n_h = strat.groupby("stype")["stype"].transform("size")
+    data = strat.assign(fraction=n_h / strat["fpc"])
+    by_size = SurveyDesign(data, weights="pw", strata="stype", fpc="fpc").replicate("JKn")
+    by_fraction = SurveyDesign(data, weights="pw", strata="stype",
+                               fpc="fraction").replicate("JKn")
+    np.testing.assert_allclose(by_fraction.rscales, by_size.rscales, rtol=1e-12)
+    np.testing.assert_allclose(by_fraction.total("enroll")["se"],
+                               by_size.total("enroll")["se"], rtol=1e-12)
