@@ -22,7 +22,7 @@ error to the empirical standard deviation of the estimates. Prints a Markdown ta
 
 Usage::
 
-    python -m bench.survey_coverage [--replications 2000] [--seed 1]
+    python -m bench.survey_coverage [--replications 2000] [--seed 1] [--replicates 100]
 """
 
 from __future__ import annotations
@@ -98,8 +98,14 @@ def estimate(design: SurveyDesign, truths: list[Truth]) -> np.ndarray:
 
 
 def analyse(sample: pd.DataFrame, n_population: int, margins: dict[str, dict[str, float]],
-            totals: dict[str, float], truths: list[Truth]) -> np.ndarray:
-    """(methods, targets, 4) estimates, CI bounds and SEs of one sample."""
+            totals: dict[str, float], truths: list[Truth], replicates: int = 0,
+            seed: int = 0) -> np.ndarray:
+    """(methods, targets, 4) estimates, CI bounds and SEs of one sample.
+
+    With ``replicates`` > 0 a fifth analysis is added: the calibrated estimates with the
+    variance of a bootstrap replicate design (R's ``type="bootstrap"``) whose every
+    replicate is raked too.
+    """
     data = sample.assign(naive_weight=n_population / len(sample))
     naive = SurveyDesign(data, weights="naive_weight")
     # A stratum can end up with a single respondent after nonresponse; R's "adjust" rule
@@ -108,15 +114,19 @@ def analyse(sample: pd.DataFrame, n_population: int, margins: dict[str, dict[str
                           lonely_psu="adjust")
     calibrated = design.rake(margins, max_iter=100, tol=1e-10)
     with_employees = design.calibrate(totals, method="raking", max_iter=100)
-    return np.stack([estimate(d, truths)
-                     for d in (naive, design, calibrated, with_employees)])
+    designs = [naive, design, calibrated, with_employees]
+    if replicates:
+        boot = design.replicate("bootstrap", replicates=replicates, seed=seed)
+        designs.append(boot.rake(margins, max_iter=100, tol=1e-10))
+    return np.stack([estimate(d, truths) for d in designs])
 
 
-def summarise(results: np.ndarray, truths: list[Truth]) -> pd.DataFrame:
+def summarise(results: np.ndarray, truths: list[Truth], methods: tuple[str, ...] = METHODS
+              ) -> pd.DataFrame:
     """Relative bias, coverage and SE ratio per target and method."""
     rows = []
     for j, t in enumerate(truths):
-        for i, method in enumerate(METHODS):
+        for i, method in enumerate(methods):
             est, lo, hi, se = (results[:, i, j, c] for c in range(4))
             rows.append({
                 "estimator": t.label,
@@ -147,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replications", type=int, default=2000)
     parser.add_argument("--companies", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--replicates", type=int, default=0,
+                        help="also analyse with this many bootstrap replicates, each raked")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     population = generate_population(rng, n_companies=args.companies)
@@ -154,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     margins = population_margins(population)
     totals = population_totals(population, categorical=tuple(margins),
                                numeric=("employees",))
-    results = np.empty((args.replications, len(METHODS), len(truths), 4))
+    methods = METHODS + ((f"calibrated, {args.replicates} bootstrap replicates",)
+                         if args.replicates else ())
+    results = np.empty((args.replications, len(methods), len(truths), 4))
     sizes = np.empty(args.replications)
     rates = np.empty(args.replications)
     t0 = time.perf_counter()
@@ -162,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         sample = draw_sample(population, rng)
         sizes[b] = len(sample.respondents)
         rates[b] = sample.response_rate
-        results[b] = analyse(sample.respondents, len(population), margins, totals, truths)
+        results[b] = analyse(sample.respondents, len(population), margins, totals, truths,
+                             args.replicates, int(rng.integers(2**31)))
     seconds = time.perf_counter() - t0
     print(f"## Coverage and bias: {args.replications} samples from a register of "
           f"{len(population):,} companies\n")
@@ -170,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
           f"respondents, response rate {100 * rates.mean():.1f}%; calibration rakes to the "
           f"counts of {', '.join(margins)} (and the total of persons employed). "
           f"{seconds:.0f} s.\n")
-    print(markdown(summarise(results, truths)))
+    print(markdown(summarise(results, truths, methods)))
     return 0
 
 
