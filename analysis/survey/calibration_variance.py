@@ -26,6 +26,12 @@ the scores to a small matrix and one product that spreads the correction back, w
 element-wise pass over the scores besides the final subtraction and no loops over rows or
 groups.
 
+Every step also exposes that factored form, ``residualize(x) = x - B @ coefficients(reduce(x))``
+with ``B = correction_basis()`` a sparse (or thin) ``(n, L)`` matrix: a variance needs only
+the PSU totals of the residuals, ``A' x - (A' B) C`` for the PSU indicator ``A``, which
+:func:`analysis.survey.variance.taylor_variance` computes from the sparse scores without
+ever forming the dense ``(n, k)`` residuals.
+
 References
 ----------
 Deville, J.-C. and Särndal, C.-E. (1992). Calibration estimators in survey sampling.
@@ -82,8 +88,10 @@ class TargetDistance:
 class CalibrationStep:
     """Base class of the weighting steps recorded on a design.
 
-    Subclasses implement :meth:`residualize`. The common fields are diagnostics for the
-    weights report.
+    Subclasses implement the factored form of the residualisation: :meth:`reduce`,
+    :meth:`coefficients` and :meth:`correction_basis`, from which :meth:`residualize` is
+    ``x - correction_basis() @ coefficients(reduce(x))``. The common fields are diagnostics
+    for the weights report.
 
     Attributes
     ----------
@@ -121,6 +129,48 @@ class CalibrationStep:
         numpy.ndarray, shape (n, k)
             A new array; ``x`` is not modified.
         """
+        arr, flat = _as_2d(x)
+        coef = self.coefficients(self.reduce(arr))
+        out = _subtract_low_rank(arr, self.correction_basis(), coef)
+        return out[:, 0] if flat else out
+
+    def reduce(self, x: FloatArray | sp.spmatrix) -> FloatArray:
+        """The small reduction of weighted scores from which the correction is computed.
+
+        Parameters
+        ----------
+        x : numpy.ndarray or scipy.sparse matrix, shape (n, k)
+            Weighted scores (a sparse matrix is never densified).
+
+        Returns
+        -------
+        numpy.ndarray, shape (r, k)
+            ``r`` is small (levels of the margins, rank of the calibration model).
+        """
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def coefficients(self, reduced: FloatArray) -> FloatArray:
+        """The coefficients ``C`` of the correction from the output of :meth:`reduce`.
+
+        Parameters
+        ----------
+        reduced : numpy.ndarray, shape (r, k)
+            ``reduce(x)``.
+
+        Returns
+        -------
+        numpy.ndarray, shape (L, k)
+            The residuals are ``x - correction_basis() @ C``.
+        """
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def correction_basis(self) -> FloatArray | sp.csr_matrix:
+        """The ``(n, L)`` matrix ``B`` whose columns span the correction.
+
+        Returns
+        -------
+        numpy.ndarray or scipy.sparse.csr_matrix, shape (n, L)
+        """
         raise NotImplementedError  # pragma: no cover - abstract
 
     def report(self) -> dict[str, Any]:
@@ -155,6 +205,20 @@ def _as_2d(x: FloatArray) -> tuple[FloatArray, bool]:
     if arr.ndim == 1:
         return arr[:, None], True
     return arr, False
+
+
+def _reduce_with(op: FloatArray | sp.spmatrix, x: FloatArray | sp.spmatrix) -> FloatArray:
+    """``op @ x`` as a dense float64 array, for dense or sparse operator and scores.
+
+    With sparse scores and a sparse (CSC) operator scipy multiplies two sparse matrices,
+    which touches each non-zero score once per margin it belongs to: the scores are never
+    densified."""
+    if x.ndim == 1:  # only dense scores can be one-dimensional
+        x = np.asarray(x)[:, None]
+    out: Any = op @ x
+    if sp.issparse(out):
+        return np.asarray(out.toarray(), dtype=np.float64)
+    return np.asarray(out, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -257,26 +321,22 @@ class GregStep(CalibrationStep):
             return reduce, self.r_inv @ self.r_inv.T, spread
         return np.ascontiguousarray((self.q / w[:, None]).T), None, self.q * w[:, None]
 
-    def residualize(self, x: FloatArray) -> FloatArray:
-        """``qr.resid(qr, x / w) * w`` for weighted scores ``x`` (see the class docstring).
+    # qr.resid(qr, x / w) * w = x - w * P(x / w) with P the projection on the model's
+    # column space: reduce to (Q/w)'x or (A/w)'x, then spread back with Q w or A w.
 
-        Parameters
-        ----------
-        x : numpy.ndarray, shape (n, k)
-            Weighted scores.
+    def reduce(self, x: FloatArray | sp.spmatrix) -> FloatArray:
+        """``(Q / w)' x`` (dense form) or ``(A / w)' x`` (sparse form), ``(r, k)``."""
+        return _reduce_with(self._operators[0], x)
 
-        Returns
-        -------
-        numpy.ndarray, shape (n, k)
-        """
-        arr, flat = _as_2d(x)
-        # x - w * P(x / w) with P the projection: reduce (Q/w)'x or (A/w)'x, then spread.
-        reduce, middle, spread = self._operators
-        coef = np.asarray(reduce @ arr)
-        if middle is not None:
-            coef = middle @ coef
-        out = _subtract_low_rank(arr, spread, coef)
-        return out[:, 0] if flat else out
+    def coefficients(self, reduced: FloatArray) -> FloatArray:
+        """The projection's coefficients: ``R^{-1} R^{-T}`` times the reduction (sparse
+        form); the reduction itself (dense form, ``Q`` orthonormal)."""
+        middle = self._operators[1]
+        return reduced if middle is None else np.asarray(middle @ reduced)
+
+    def correction_basis(self) -> FloatArray | sp.csr_matrix:
+        """``w Q`` (dense form) or ``w A`` (sparse form), ``(n, r)``."""
+        return self._operators[2]
 
 
 @dataclass(frozen=True)
@@ -318,22 +378,17 @@ class PostStratificationStep(CalibrationStep):
         reduce = (sp.diags(1.0 / old_sums) @ g @ sp.diags(oldw / psw)).tocsc()
         return reduce, (g @ sp.diags(psw)).T.tocsr()
 
-    def residualize(self, x: FloatArray) -> FloatArray:
-        """Remove post-stratum means from weighted scores (see the class docstring).
+    def reduce(self, x: FloatArray | sp.spmatrix) -> FloatArray:
+        """Post-stratum means ``sum_c(x d / w) / sum_c(d)``, ``(L, k)``."""
+        return _reduce_with(self._operators[0], x)
 
-        Parameters
-        ----------
-        x : numpy.ndarray, shape (n, k)
-            Weighted scores.
+    def coefficients(self, reduced: FloatArray) -> FloatArray:
+        """The cell means themselves: they are what is subtracted, times ``w``."""
+        return reduced
 
-        Returns
-        -------
-        numpy.ndarray, shape (n, k)
-        """
-        arr, flat = _as_2d(x)
-        reduce, spread = self._operators
-        out = _subtract_low_rank(arr, spread, reduce @ arr)
-        return out[:, 0] if flat else out
+    def correction_basis(self) -> sp.csr_matrix:
+        """The post-stratum indicators times the post-stratified weights, ``(n, L)``."""
+        return self._operators[1]
 
 
 @dataclass(frozen=True)
@@ -406,23 +461,17 @@ class RakingStep(CalibrationStep):
         spread = sp.hstack([sp.diags(p) @ g.T for g, p in zip(indicators, psws, strict=True)])
         return reduce, cross, spread.tocsr()
 
-    def residualize(self, x: FloatArray) -> FloatArray:
-        """Ten backfitting sweeps of group-mean removal (see the class docstring).
+    def reduce(self, x: FloatArray | sp.spmatrix) -> FloatArray:
+        """Group means of ``x / psw_m`` for every margin, stacked, ``(sum L_m, k)``: one
+        sparse pass over ``x`` for all margins."""
+        return _reduce_with(self._operators[0], x)
 
-        Parameters
-        ----------
-        x : numpy.ndarray, shape (n, k)
-            Weighted scores.
-
-        Returns
-        -------
-        numpy.ndarray, shape (n, k)
-        """
-        arr, flat = _as_2d(x)
-        reduce, cross, spread = self._operators
+    def coefficients(self, reduced: FloatArray) -> FloatArray:
+        """The ten backfitting sweeps, run on the small matrices only: the accumulated
+        corrections ``C_m`` of every margin, stacked, ``(sum L_m, k)``."""
+        cross = self._operators[1]
         n_margins = len(cross)
-        # One sparse pass over x for all margins: the group means of x / psw_m ...
-        stacked = reduce @ arr  # (sum L_m, k)
+        stacked = reduced
         offsets = np.cumsum([0, *self.margin_levels])
         base = [stacked[offsets[m] : offsets[m + 1]] for m in range(n_margins)]
         totals = [np.zeros_like(b) for b in base]  # accumulated corrections C_m
@@ -432,9 +481,12 @@ class RakingStep(CalibrationStep):
                 for ell in range(n_margins):
                     c -= cross[m][ell] @ totals[ell]
                 totals[m] += c
-        # ... and one sparse pass back: x - sum_m diag(psw_m) G_m' C_m.
-        out = _subtract_low_rank(arr, spread, np.vstack(totals))
-        return out[:, 0] if flat else out
+        return np.vstack(totals)
+
+    def correction_basis(self) -> sp.csr_matrix:
+        """``[diag(psw_1) G_1', ..., diag(psw_M) G_M']``, ``(n, sum L_m)``: the residuals
+        are ``x - sum_m diag(psw_m) G_m' C_m``."""
+        return self._operators[2]
 
 
 @dataclass(frozen=True)
@@ -455,6 +507,19 @@ class TrimmingStep(CalibrationStep):
         numpy.ndarray, shape (n, k)
         """
         return np.array(x, dtype=np.float64, copy=True)
+
+    def reduce(self, x: FloatArray | sp.spmatrix) -> FloatArray:
+        """Nothing to reduce: ``(0, k)``."""
+        return np.zeros((0, x.shape[1] if x.ndim == 2 else 1))
+
+    def coefficients(self, reduced: FloatArray) -> FloatArray:
+        """No correction: ``(0, k)``."""
+        return reduced
+
+    def correction_basis(self) -> sp.csr_matrix:
+        """An empty basis, ``(n, 0)``: the number of units is unknown, so ``(0, 0)``
+        stands for it (it multiplies nothing)."""
+        return sp.csr_matrix((0, 0))
 
 
 def residualize_all(steps: Sequence[CalibrationStep], x: FloatArray) -> FloatArray:

@@ -949,7 +949,9 @@ class SurveyDesign(_Design):
         """
         estimate = np.asarray(point_fn(self._w[:, None]))[:, 0]
         scores = score_fn()
-        steps = [step.residualize for step in self._calibration]
+        # the steps themselves, not their residualize methods: taylor_variance uses their
+        # factored (low-rank) form and never forms dense residuals
+        steps = list(self._calibration)
         variance = taylor_variance(
             scores, self._stages, self._lonely_psu, steps, diagonal=diagonal, support=support
         )

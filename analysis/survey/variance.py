@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import scipy.sparse as sp
@@ -46,6 +47,28 @@ CERTAINTY_TOLERANCE = 1e-7
 BLOCK_ENTRIES = 20_000_000
 
 Residualizer = Callable[[np.ndarray], np.ndarray]
+
+
+@runtime_checkable
+class LowRankResidualizer(Protocol):
+    """A calibration step whose residuals are ``x - B @ coefficients(reduce(x))``.
+
+    The calibration steps of :mod:`analysis.survey.calibration_variance` have this form,
+    ``B`` being sparse or thin; :func:`taylor_variance` then needs only the unit totals
+    ``A' x - (A' B) C`` and never forms the dense residuals.
+    """
+
+    def reduce(self, x: np.ndarray | sp.spmatrix) -> np.ndarray:
+        """Small ``(r, k)`` reduction of the scores."""
+
+    def coefficients(self, reduced: np.ndarray) -> np.ndarray:
+        """``(L, k)`` coefficients of the correction."""
+
+    def correction_basis(self) -> np.ndarray | sp.spmatrix:
+        """``(n, L)`` basis of the correction."""
+
+    def residualize(self, x: np.ndarray) -> np.ndarray:
+        """The residuals themselves, ``(n, k)`` (dense scores)."""
 
 
 @dataclass(frozen=True)
@@ -218,10 +241,83 @@ def _unit_totals_dense(z: np.ndarray, stage: Stage) -> np.ndarray:
     return np.add.reduceat(z[stage.row_order], stage.unit_starts, axis=0)
 
 
-def _unit_indicator_t(stage: Stage) -> sp.csr_matrix:
-    """``(G, n)`` sparse indicator of the rows of each unit."""
+def _unit_indicator_t(stage: Stage) -> sp.csc_matrix:
+    """``(G, n)`` sparse indicator of the rows of each unit.
+
+    CSC: multiplied with sparse (CSC) scores, scipy then visits each non-zero score once."""
     n = len(stage.units)
-    return sp.csr_matrix((np.ones(n), (stage.units, np.arange(n))), shape=(stage.n_units, n))
+    return sp.csc_matrix(
+        (np.ones(n), stage.units, np.arange(n + 1)), shape=(stage.n_units, n)
+    )
+
+
+def _dense_product(a: sp.spmatrix, b: np.ndarray | sp.spmatrix) -> np.ndarray:
+    """``a @ b`` as a dense float64 array."""
+    out = a @ b
+    if sp.issparse(out):
+        return np.asarray(out.toarray(), dtype=np.float64)
+    return np.asarray(out, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class _LowRankCorrections:
+    """The calibration steps of a design in factored form, with the small matrices that
+    carry their corrections to the unit totals (see :func:`taylor_variance`).
+
+    Attributes
+    ----------
+    steps : list of LowRankResidualizer
+        Steps with a non-empty correction (trimming has none).
+    cross : list of list of numpy.ndarray
+        ``cross[j][i] = R_j B_i`` for ``i < j``: how the correction of step ``i`` changes
+        the reduction of step ``j``.
+    indicators : list of scipy.sparse.csc_matrix
+        ``A_s'`` of each stage, ``(G_s, n)``.
+    unit_bases : list of list of numpy.ndarray
+        ``unit_bases[s][j] = A_s' B_j``, ``(G_s, L_j)``.
+    """
+
+    steps: list[LowRankResidualizer]
+    cross: list[list[np.ndarray]]
+    indicators: list[sp.csc_matrix]
+    unit_bases: list[list[np.ndarray]]
+
+    @classmethod
+    def build(
+        cls, steps: Sequence[LowRankResidualizer], stages: Sequence[Stage]
+    ) -> _LowRankCorrections:
+        """Collect the bases and their reductions, once per variance computation."""
+        kept = []
+        bases = []
+        for step in steps:
+            basis = step.correction_basis()
+            if basis.shape[1] > 0:
+                kept.append(step)
+                bases.append(sp.csr_matrix(basis) if sp.issparse(basis) else basis)
+        cross = [[kept[j].reduce(bases[i]) for i in range(j)] for j in range(len(kept))]
+        indicators = [_unit_indicator_t(stage) for stage in stages]
+        unit_bases = [[_dense_product(a, b) for b in bases] for a in indicators]
+        return cls(kept, cross, indicators, unit_bases)
+
+    def unit_totals(self, z: np.ndarray | sp.csc_matrix) -> list[np.ndarray]:
+        """Unit totals of the residuals of scores ``z`` ``(n, b)``, one ``(G_s, b)`` array
+        per stage: ``A_s' z - sum_j (A_s' B_j) C_j``."""
+        coefs: list[np.ndarray] = []
+        for j, step in enumerate(self.steps):
+            reduced = step.reduce(z)
+            for i in range(j):
+                reduced = reduced - self.cross[j][i] @ coefs[i]
+            coefs.append(step.coefficients(reduced))
+        out = []
+        for a, bases in zip(self.indicators, self.unit_bases, strict=True):
+            if sp.issparse(z):
+                totals = _dense_product(a, z)
+            else:
+                totals = np.asarray(a @ z, dtype=np.float64)
+            for basis, coef in zip(bases, coefs, strict=True):
+                totals -= basis @ coef
+            out.append(totals)
+        return out
 
 
 def _dense_columns(scores: sp.csc_matrix, start: int, stop: int) -> np.ndarray:
@@ -297,7 +393,7 @@ def taylor_variance(
     scores: np.ndarray | sp.spmatrix,
     stages: Sequence[Stage],
     lonely_psu: str,
-    residualizers: Sequence[Residualizer] = (),
+    residualizers: Sequence[Residualizer | LowRankResidualizer] = (),
     *,
     diagonal: bool = False,
     support: tuple[np.ndarray, np.ndarray] | None = None,
@@ -313,10 +409,16 @@ def taylor_variance(
         every stage).
     lonely_psu : str
         One of :data:`LONELY_PSU_RULES`, as R's ``options(survey.lonely.psu=)``.
-    residualizers : sequence of callables
-        The design's calibration steps, applied in order to dense ``(n, b)`` blocks of
-        scores before the variance, as ``svyrecvar`` loops over ``postStrata``
-        (Deville and Särndal 1992; Lumley 2010, sec. 7.4).
+    residualizers : sequence of LowRankResidualizer or of callables
+        The design's calibration steps, applied in order, as ``svyrecvar`` loops over
+        ``postStrata`` (Deville and Särndal 1992; Lumley 2010, sec. 7.4). When every step
+        has the factored form (:class:`LowRankResidualizer`, as the design's steps do) the
+        variance needs only the unit totals of the residuals: ``A' x - sum_j (A' B_j) C_j``
+        with ``A`` the sparse unit indicator, ``B_j`` the steps' correction bases and
+        ``C_j`` their coefficients, computed from the reductions ``R_j x`` corrected for the
+        earlier steps (step ``j`` sees the residuals of steps ``1 .. j-1``):
+        ``R_j x - sum_{i<j} (R_j B_i) C_i``. Sparse scores then stay sparse. Otherwise
+        each callable is applied to dense ``(n, b)`` blocks of scores.
     diagonal : bool
         Return only the ``(k,)`` variances (fast path for many columns) instead of the
         ``(k, k)`` covariance matrix.
@@ -342,15 +444,15 @@ def taylor_variance(
     if sp.issparse(scores):
         sparse_scores = sp.csc_matrix(scores)
         sparse_scores.sum_duplicates()
-    # without calibration the unit totals of sparse scores are a sparse product: the dense
-    # (n, b) blocks are needed only to residualise
-    unit_totals_sparse = None
-    if sparse_scores is not None and not residualizers:
-        unit_totals_sparse = [
-            sp.csc_matrix(_unit_indicator_t(stage) @ sparse_scores) for stage in stages
-        ]
+    corrections = None
+    if all(isinstance(r, LowRankResidualizer) for r in residualizers):
+        corrections = _LowRankCorrections.build(
+            [r for r in residualizers if isinstance(r, LowRankResidualizer)], stages
+        )
     g_max = max((stage.n_units for stage in stages), default=n)
-    block = k if not diagonal else max(1, min(k, BLOCK_ENTRIES // max(g_max, n, 1)))
+    # A block holds dense unit totals (G, b); the direct path also dense scores (n, b).
+    rows_per_column = g_max if corrections is not None else max(g_max, n)
+    block = k if not diagonal else max(1, min(k, BLOCK_ENTRIES // max(rows_per_column, 1)))
     multipliers = _unit_multipliers(stages)
     column_factor = None
     if lonely_psu == "average" and support is not None and stages:
@@ -358,20 +460,26 @@ def taylor_variance(
     out = np.zeros(k) if diagonal else np.zeros((k, k))
     for start in range(0, k, block):
         stop = min(k, start + block)
-        z = np.empty((0, 0))
-        if unit_totals_sparse is None:
+        if corrections is not None:
+            if sparse_scores is not None:
+                zb: np.ndarray | sp.csc_matrix = (
+                    sparse_scores if stop - start == k else sparse_scores[:, start:stop]
+                )
+            else:
+                zb = np.asarray(scores[:, start:stop], dtype=np.float64)
+            all_totals = corrections.unit_totals(zb)
+        else:
             if sparse_scores is not None:
                 z = _dense_columns(sparse_scores, start, stop)
             else:
                 z = np.array(scores[:, start:stop], dtype=np.float64, order="C")
-            for residualize in residualizers:
+            for step in residualizers:
+                residualize = step.residualize if isinstance(step, LowRankResidualizer) else step
                 z = np.ascontiguousarray(residualize(z), dtype=np.float64)
+            all_totals = [_unit_totals_dense(z, stage) for stage in stages]
         for number, (stage, multiplier) in enumerate(zip(stages, multipliers, strict=True)):
             per_column = number == 0 and column_factor is not None
-            if unit_totals_sparse is not None:
-                totals = _dense_columns(unit_totals_sparse[number], start, stop)
-            else:
-                totals = _unit_totals_dense(z, stage)
+            totals = all_totals[number]
             centred, weight, _ = _stage_blocks(
                 totals, stage, lonely_psu, multiplier, average_groups=not per_column
             )
