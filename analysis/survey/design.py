@@ -240,8 +240,8 @@ class _Design:
 
     def _counts(self, layout: ColumnLayout) -> np.ndarray:
         """Respondents with a non-zero weight in each column."""
-        nonzero = (self._w[layout.rows] != 0).astype(np.float64)
-        return np.bincount(layout.cols, weights=nonzero, minlength=layout.k).astype(np.int64)
+        nonzero = self._w[layout.rows] != 0
+        return np.bincount(layout.cols[nonzero], minlength=layout.k).astype(np.int64)
 
     def _numeric_layout(self, variables: Names, by: Names | None) -> tuple[
         list[str], DomainLayout, ColumnLayout

@@ -207,10 +207,19 @@ def srs_variance_of_mean(
     wr = w[layout.rows]
     k = layout.k
     psum = np.bincount(layout.cols, weights=wr, minlength=k)
-    nobs = np.bincount(layout.cols, weights=(wr != 0).astype(np.float64), minlength=k)
+    counts = np.diff(layout.indptr)
+    nonzero = wr != 0
+    nobs = (counts if nonzero.all() else np.bincount(layout.cols[nonzero], minlength=k)).astype(
+        np.float64
+    )
     ybar = safe_divide(np.bincount(layout.cols, weights=wr * y, minlength=k), psum)
-    dev = y - np.nan_to_num(ybar[layout.cols])
-    ss = np.bincount(layout.cols, weights=wr * dev * dev, minlength=k)
+    # the entries are sorted by column: spreading the k means is a repeat, not a gather;
+    # the (nnz,) temporaries are reused in place (same operations in the same order)
+    dev = np.repeat(np.nan_to_num(ybar), counts)
+    np.subtract(y, dev, out=dev)
+    weighted = wr * dev
+    weighted *= dev
+    ss = np.bincount(layout.cols, weights=weighted, minlength=k)
     svyvar = safe_divide(ss, psum) * safe_divide(nobs, nobs - 1)
     return svyvar, psum, nobs
 
