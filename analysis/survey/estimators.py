@@ -105,10 +105,23 @@ def ratio_point(layout: ColumnLayout, den_values: np.ndarray) -> PointFunction:
     """
     num_t = layout.matrix_t()
     den_t = layout.matrix_t(den_values)
+    # With many weight columns (replicates) the denominators are computed once per distinct
+    # column: the domain weight totals of a mean are usually the same for every variable.
+    # Finding the twins costs a few passes over the entries, so it is done on the first
+    # call with several weight columns only. The selected rows are multiplied exactly as
+    # before, so the results do not change.
+    distinct: list[tuple[sp.csr_matrix, np.ndarray]] = []
 
     def point(w: np.ndarray) -> np.ndarray:
         wm = as_weight_matrix(w)
-        return safe_divide(np.asarray(num_t @ wm), np.asarray(den_t @ wm))
+        if wm.shape[1] == 1:
+            return safe_divide(np.asarray(num_t @ wm), np.asarray(den_t @ wm))
+        if not distinct:
+            representatives, inverse = layout.distinct_columns(den_values)
+            distinct.append((den_t[representatives], inverse))
+        den_distinct, inverse = distinct[0]
+        den = np.asarray(den_distinct @ wm)[inverse]
+        return safe_divide(np.asarray(num_t @ wm), den)
 
     return point
 

@@ -259,6 +259,57 @@ class ColumnLayout:
         """Number of rows in each column (the unweighted ``n`` of each estimate)."""
         return np.bincount(self.cols, minlength=self.k).astype(np.int64)
 
+    def distinct_columns(self, data: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Columns with the same rows and the same entries, found without a loop.
+
+        Many variables in the same domains usually share their denominators (a mean's
+        weight total), so a product with many weight columns needs only the distinct ones.
+        Columns are grouped by their length and two fingerprints (sums of a fixed
+        pseudo-random function of the rows, and of the entries times it), and every
+        column is then compared entry by entry with its group's first column; a column
+        that differs anywhere stays on its own, so the grouping is exact.
+
+        Parameters
+        ----------
+        data : numpy.ndarray, optional
+            ``(nnz,)`` entries on the pattern (default: the values).
+
+        Returns
+        -------
+        representatives : numpy.ndarray
+            ``(u,)`` one column of each distinct kind, increasing.
+        inverse : numpy.ndarray
+            ``(k,)`` position in ``representatives`` of each column's twin.
+        """
+        vals = self.values if data is None else data
+        counts = np.diff(self.indptr)
+        keys = self._fingerprints(vals)
+        _, first, group = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        twin = first[group.reshape(-1)]
+        offset = np.arange(len(self.rows)) - np.repeat(self.indptr[:-1], counts)
+        at = self.indptr[twin[self.cols]] + offset
+        differ = (self.rows != self.rows[at]) | (vals != vals[at])
+        if differ.any():
+            # a fingerprint collision: those columns represent themselves
+            bad = np.unique(self.cols[differ])
+            twin[bad] = bad
+        representatives, inverse = np.unique(twin, return_inverse=True)
+        return representatives, inverse.reshape(-1)
+
+    def _fingerprints(self, vals: np.ndarray) -> np.ndarray:
+        """``(k, 3)`` key of each column: length and two weighted sums (see
+        :meth:`distinct_columns`); equal columns always have equal keys."""
+        # Knuth's multiplicative hash of the row number, scaled to [0, 1): deterministic
+        # and different enough between rows that unequal columns rarely share a key
+        scramble = (self.rows.astype(np.uint64) * np.uint64(2654435761)) % np.uint64(2**32)
+        r = scramble.astype(np.float64) / 2.0**32
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.column_stack([
+                np.diff(self.indptr).astype(np.float64),
+                np.bincount(self.cols, weights=r, minlength=self.k),
+                np.bincount(self.cols, weights=r * vals, minlength=self.k),
+            ])
+
 
 def column_layout(
     columns: Sequence[np.ndarray], layout: DomainLayout, extra_valid: np.ndarray | None = None
