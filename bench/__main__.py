@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     speed_args = (["--quick"] if args.quick else []) + (["--no-r"] if args.no_r else [])
     status = survey_speed.main(speed_args)
     print()
-    reps = ["--replications", "200"] if args.quick else []
+    reps = ["--replications", "200"] if args.quick else ["--replicates", "100"]
     return status or survey_coverage.main(reps)
 
 
