@@ -430,36 +430,46 @@ class RakingStep(CalibrationStep):
     @cached_property
     def _operators(self) -> tuple[sp.csc_matrix, list[list[FloatArray]], sp.csr_matrix]:
         """The reducing operator (stacked ``A_m``), the ``B_ml`` blocks and the spreading
-        operator ``[diag(psw_1) G_1', ..., diag(psw_M) G_M']``, built once per step."""
+        operator ``[diag(psw_1) G_1', ..., diag(psw_M) G_M']``, built once per step.
+
+        Each unit has exactly one entry per margin, so the sparse operators are written
+        directly from the level codes and the ``B_ml`` are weighted counts of pairs of
+        levels (one ``bincount`` each): the numbers of the products of diagonal and
+        indicator matrices, without sparse products over all units."""
         psws = [np.where(p == 0, 1.0, p) for p in self.margin_weights]
-        indicators = [
-            indicator_matrix(c, nl)
-            for c, nl in zip(self.margin_codes, self.margin_levels, strict=True)
-        ]
-        counts = [np.asarray(g.sum(axis=1)).reshape(-1) for g in indicators]
-        inv_counts = [1.0 / np.where(c == 0, 1.0, c) for c in counts]
-        reduce = sp.vstack(
-            [
-                sp.diags(ic) @ g @ sp.diags(1.0 / p)
-                for g, ic, p in zip(indicators, inv_counts, psws, strict=True)
-            ]
-        ).tocsc()
+        codes = [np.asarray(c, dtype=np.intp) for c in self.margin_codes]
+        levels = list(self.margin_levels)
+        n_margins = len(codes)
+        n = codes[0].shape[0] if codes else 0
+        inv_counts = []
+        for c, nl in zip(codes, levels, strict=True):
+            count = np.bincount(c, minlength=nl).astype(np.float64)
+            inv_counts.append(1.0 / np.where(count == 0, 1.0, count))
+        offsets = np.cumsum([0, *levels])
+        # unit i's entries, margin by margin, at rows offset_m + code_m(i): increasing within
+        # each unit, so these are the CSC (reduce) and CSR (spread) arrays as they stand
+        rows = np.stack([offsets[m] + codes[m] for m in range(n_margins)], axis=1).reshape(-1)
+        indptr = np.arange(0, n * n_margins + 1, n_margins)
+        shape = (int(offsets[-1]), n)
+        reduce_data = np.stack(
+            [inv_counts[m][codes[m]] * (1.0 / psws[m]) for m in range(n_margins)], axis=1
+        ).reshape(-1)
+        reduce = sp.csc_matrix((reduce_data, rows, indptr), shape=shape)
+        spread = sp.csr_matrix(
+            (np.stack(psws, axis=1).reshape(-1), rows, indptr), shape=(shape[1], shape[0])
+        )
         cross = [
             [
-                np.asarray(
-                    (
-                        sp.diags(inv_counts[a])
-                        @ indicators[a]
-                        @ sp.diags(psws[b] / psws[a])
-                        @ indicators[b].T
-                    ).todense()
-                )
-                for b in range(len(indicators))
+                np.bincount(
+                    codes[a] * levels[b] + codes[b],
+                    weights=inv_counts[a][codes[a]] * (psws[b] / psws[a]),
+                    minlength=levels[a] * levels[b],
+                ).reshape(levels[a], levels[b])
+                for b in range(n_margins)
             ]
-            for a in range(len(indicators))
+            for a in range(n_margins)
         ]
-        spread = sp.hstack([sp.diags(p) @ g.T for g, p in zip(indicators, psws, strict=True)])
-        return reduce, cross, spread.tocsr()
+        return reduce, cross, spread
 
     def reduce(self, x: FloatArray | sp.spmatrix) -> FloatArray:
         """Group means of ``x / psw_m`` for every margin, stacked, ``(sum L_m, k)``: one
