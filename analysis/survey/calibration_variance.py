@@ -458,13 +458,16 @@ class RakingStep(CalibrationStep):
         spread = sp.csr_matrix(
             (np.stack(psws, axis=1).reshape(-1), rows, indptr), shape=(shape[1], shape[0])
         )
-        cross = [
+        cross: list[list[FloatArray]] = [
             [
-                np.bincount(
-                    codes[a] * levels[b] + codes[b],
-                    weights=inv_counts[a][codes[a]] * (psws[b] / psws[a]),
-                    minlength=levels[a] * levels[b],
-                ).reshape(levels[a], levels[b])
+                np.asarray(
+                    np.bincount(
+                        codes[a] * levels[b] + codes[b],
+                        weights=inv_counts[a][codes[a]] * (psws[b] / psws[a]),
+                        minlength=levels[a] * levels[b],
+                    ).reshape(levels[a], levels[b]),
+                    dtype=np.float64,
+                )
                 for b in range(n_margins)
             ]
             for a in range(n_margins)
