@@ -117,6 +117,10 @@ def check_weights(w: FloatArray, name: str = "weights") -> None:
     InvalidWeightError
         Naming the number of offending values and the first offending row.
     """
+    # Two reductions without temporaries settle the usual case (all finite and >= 0; a sum
+    # that overflows only sends valid weights to the detailed checks below).
+    if w.size and np.isfinite(w.sum()) and w.min() >= 0:
+        return
     bad_missing = ~np.isfinite(w)
     if bad_missing.any():
         rows = np.nonzero(bad_missing.reshape(w.shape[0], -1).any(axis=1))[0]
@@ -387,7 +391,8 @@ def rake_weights(
                     "margins cannot all hold on this sample (margins on the same or nested "
                     "groupings with conflicting totals?)"
                 )
-            weights = d * _table_factor(table, base)[cell]
+            weights = _table_factor(table, base)[cell]
+            weights *= d  # in place: one (n, m) array, not two
             margin_weights = tuple(
                 d[:, 0] * _table_factor(t[:, None], base[:, :1])[cell, 0] for t in cell_factors
             )

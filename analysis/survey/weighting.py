@@ -253,7 +253,10 @@ def _weight_columns(design: _WeightedDesign) -> tuple[FloatArray, bool]:
     wrep = getattr(design, "_wrep", None)
     if wrep is None:
         return as_weight_matrix(w, "design weights"), False
-    return as_weight_matrix(np.column_stack([w, np.asarray(wrep)]), "design weights"), True
+    # column_stack already makes the one copy the weighting needs; check it in place
+    stacked = np.column_stack([w, np.asarray(wrep, dtype=np.float64)])
+    check_weights(stacked, "design weights")
+    return stacked, True
 
 
 def _new_design(design: D, weights: FloatArray, replicated: bool, step: CalibrationStep) -> D:
