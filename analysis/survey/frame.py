@@ -286,8 +286,8 @@ class ColumnLayout:
         keys = self._fingerprints(vals)
         _, first, group = np.unique(keys, axis=0, return_index=True, return_inverse=True)
         twin = first[group.reshape(-1)]
-        offset = np.arange(len(self.rows)) - np.repeat(self.indptr[:-1], counts)
-        at = self.indptr[twin[self.cols]] + offset
+        # position of each entry's counterpart in its twin column
+        at = np.arange(len(self.rows)) + np.repeat(self.indptr[twin] - self.indptr[:-1], counts)
         differ = (self.rows != self.rows[at]) | (vals != vals[at])
         if differ.any():
             # a fingerprint collision: those columns represent themselves
@@ -301,8 +301,8 @@ class ColumnLayout:
         :meth:`distinct_columns`); equal columns always have equal keys."""
         # Knuth's multiplicative hash of the row number, scaled to [0, 1): deterministic
         # and different enough between rows that unequal columns rarely share a key
-        scramble = (self.rows.astype(np.uint64) * np.uint64(2654435761)) % np.uint64(2**32)
-        r = scramble.astype(np.float64) / 2.0**32
+        scramble = (np.arange(self.n, dtype=np.uint64) * np.uint64(2654435761)) % np.uint64(2**32)
+        r = (scramble.astype(np.float64) / 2.0**32)[self.rows]
         with np.errstate(over="ignore", invalid="ignore"):
             return np.column_stack([
                 np.diff(self.indptr).astype(np.float64),
