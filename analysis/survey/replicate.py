@@ -191,7 +191,8 @@ def jk1_weights(psu: np.ndarray | pd.Series, fpc: np.ndarray | None = None) -> R
         pop = _population_size(fpc, np.zeros(len(codes), dtype=np.intp), np.array([n]),
                                "the design")
         if pop is not None:
-            f = (pop[0] - n) / pop[0]
+            # An infinite population (sampling fraction 0) has no correction.
+            f = 1.0 if np.isinf(pop[0]) else (pop[0] - n) / pop[0]
     if f == 0.0:
         return ReplicateWeights(np.empty((len(codes), 0)), 0.0, np.empty(0), "JK1")
     mult = np.full((len(codes), n), n / (n - 1.0))
@@ -244,7 +245,12 @@ def jkn_weights(strata: np.ndarray | pd.Series, psu: np.ndarray | pd.Series,
     p_codes, psu_stratum, n_psu = _nested_psu(strata_arr, np.asarray(psu))
     n_h = np.bincount(psu_stratum, minlength=n_strata).astype(float)
     pop = _population_size(fpc, s_codes, n_h, "stratum")
-    f_h = np.ones(n_strata) if pop is None else (pop - n_h) / pop
+    if pop is None:
+        f_h = np.ones(n_strata)
+    else:
+        # An infinite population (sampling fraction 0) has no correction.
+        finite_pop = np.where(np.isinf(pop), 1.0, pop)
+        f_h = np.where(np.isinf(pop), 1.0, (finite_pop - n_h) / finite_pop)
     labels = pd.unique(strata_arr)
     lonely = (n_h == 1) & (f_h != 0)
     if lonely.any() and lonely_psu == "fail":
@@ -314,7 +320,8 @@ def bootstrap_weights(strata: np.ndarray | pd.Series | None, psu: np.ndarray | p
     rng : numpy.random.Generator
         The only source of randomness.
     fpc : numpy.ndarray, optional
-        First-stage population size of each row's stratum.
+        First-stage population size of each row's stratum (``inf``, a sampling fraction of
+        0, gives that stratum the with-replacement draw).
 
     Returns
     -------
@@ -358,13 +365,17 @@ def bootstrap_weights(strata: np.ndarray | pd.Series | None, psu: np.ndarray | p
         for h in range(n_strata):
             members = np.flatnonzero(psu_stratum == h)
             nh = len(members)
-            big_n = int(round(pop[h]))
-            shuffled = rng.permutation(members)
-            pseudo = shuffled[np.arange(big_n) % nh]
-            keys = rng.random((replicates, big_n))
-            pick = np.argpartition(keys, nh - 1, axis=1)[:, :nh] if nh < big_n else \
-                np.broadcast_to(np.arange(big_n), (replicates, big_n))
-            chosen = pseudo[pick]
+            if np.isinf(pop[h]):
+                # An infinite population: the with-replacement draw.
+                chosen = members[rng.integers(0, nh, size=(replicates, nh))]
+            else:
+                big_n = int(round(pop[h]))
+                shuffled = rng.permutation(members)
+                pseudo = shuffled[np.arange(big_n) % nh]
+                keys = rng.random((replicates, big_n))
+                pick = np.argpartition(keys, nh - 1, axis=1)[:, :nh] if nh < big_n else \
+                    np.broadcast_to(np.arange(big_n), (replicates, big_n))
+                chosen = pseudo[pick]
             for_counts = chosen + n_psu * np.arange(replicates)[:, None]
             counts += np.bincount(for_counts.ravel(), minlength=n_psu * replicates).reshape(
                 replicates, n_psu).T
@@ -1036,8 +1047,11 @@ def make_replicate_design(design: Any, type: str = "JK1", replicates: int | None
         with np.errstate(divide="ignore"):
             popsize = np.where(fraction > 0, n_h / np.where(fraction > 0, fraction, 1.0),
                                np.inf)
-        popsize = np.where(np.abs(popsize - np.rint(popsize)) < 1e-9 * popsize,
-                           np.rint(popsize), popsize)
+        # n_h / (n_h / N_h) can miss an integer N_h by a rounding error; snap it back.
+        known = np.isfinite(popsize)
+        near = np.zeros_like(known)
+        near[known] = np.abs(popsize[known] - np.rint(popsize[known])) < 1e-9 * popsize[known]
+        popsize = np.where(near, np.rint(popsize), popsize)
     if type == "JK1":
         rw = jk1_weights(units, popsize)
     elif type == "JKn":
@@ -1046,8 +1060,7 @@ def make_replicate_design(design: Any, type: str = "JK1", replicates: int | None
         n_rep = 50 if replicates is None else int(replicates)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         if type == "bootstrap":
-            finite = None if popsize is None or not np.isfinite(popsize).all() else popsize
-            rw = bootstrap_weights(strata, units, n_rep, rng, finite)
+            rw = bootstrap_weights(strata, units, n_rep, rng, popsize)
         else:
             rw = subbootstrap_weights(strata, units, n_rep, rng)
     if type in ("JK1", "JKn") and replicates is not None and replicates != rw.multipliers.shape[1]:

@@ -183,3 +183,18 @@ def test_fpc_as_sampling_fraction_gives_the_same_replicates(strat: pd.DataFrame)
     np.testing.assert_allclose(by_fraction.rscales, by_size.rscales, rtol=1e-12)
     np.testing.assert_allclose(by_fraction.total("enroll")["se"],
                                by_size.total("enroll")["se"], rtol=1e-12)
+
+
+def test_sampling_fraction_zero_means_no_correction(strat: pd.DataFrame) -> None:
+    # A stratum with sampling fraction 0 (an infinite population) gets rscales (n-1)/n.
+    n_h = strat.groupby("stype")["stype"].transform("size")
+    fraction = np.where(strat["stype"] == "E", 0.0, n_h / strat["fpc"])
+    data = strat.assign(fraction=fraction)
+    d = SurveyDesign(data, weights="pw", strata="stype", fpc="fraction")
+    for kind in ("JKn", "bootstrap"):
+        r = d.replicate(kind, seed=1)
+        assert np.isfinite(r.rscales).all()
+        assert np.isfinite(r.total("enroll")["se"]).all()
+    jkn = d.replicate("JKn")
+    e_cols = np.flatnonzero((jkn.replicate_weights[strat["stype"] == "E"] == 0).any(axis=0))
+    np.testing.assert_allclose(jkn.rscales[e_cols], 99 / 100)
