@@ -58,7 +58,6 @@ from analysis.survey.frame import (
     domain_layout,
 )
 
-ReplicateType = Literal["JK1", "JKn", "bootstrap", "subbootstrap"]
 LonelyPSU = Literal["fail", "adjust", "average", "remove", "certainty"]
 
 __all__ = [
@@ -959,7 +958,7 @@ class ReplicateDesign(_Design):
         p_safe = np.where(inside, p, 0.5)
         logit_p = np.log(p_safe / (1.0 - p_safe))
         v = self._replicate_variance(logit_p, logit_reps, diagonal=True)
-        df = self._domain_degf(domains)[layout_domain(layout, domains)]
+        df = self._domain_degf(domains)[_layout_domain(layout, domains)]
         half = est.t_quantile(conf_level, df) * np.sqrt(v)
         ok = inside & np.isfinite(half)
         table["ci_low"] = np.where(ok, 1.0 / (1.0 + np.exp(-(logit_p - half))), np.nan)
@@ -975,7 +974,7 @@ class ReplicateDesign(_Design):
         return np.array([self._subset_degf(domains.codes == d) for d in range(domains.size)])
 
 
-def layout_domain(layout: ColumnLayout, domains: DomainLayout) -> np.ndarray:
+def _layout_domain(layout: ColumnLayout, domains: DomainLayout) -> np.ndarray:
     """Domain index of each output column of a variables x domains layout."""
     return np.arange(layout.k) % domains.size
 
