@@ -217,6 +217,10 @@ class ColumnLayout:
         ``(nnz,)`` float64 value of the variable at the entry.
     n, k : int
         Shape of the pattern.
+    row_order : numpy.ndarray or None
+        ``(n,)`` the rows grouped by domain (stable), when the layout knows its domains:
+        products with many weight columns then read the weights domain by domain
+        (:class:`analysis.survey.estimators.GroupedProduct`).
     """
 
     rows: np.ndarray
@@ -224,6 +228,7 @@ class ColumnLayout:
     values: np.ndarray
     n: int
     k: int
+    row_order: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         cols = self.cols
@@ -358,4 +363,4 @@ def column_layout(
         np.add(codes_sorted[pick], v * n_dom, out=cols[at:end])
         vals[at:end] = x[idx]
         at = end
-    return ColumnLayout(rows, cols, vals, n, len(columns) * n_dom)
+    return ColumnLayout(rows, cols, vals, n, len(columns) * n_dom, row_order=by_domain)

@@ -1,4 +1,5 @@
-"""Shared denominators: twin columns of a layout and the ratio point function that uses them."""
+"""Products with many weight columns: twin columns of a layout (shared denominators), the
+domain-grouped product, and the point functions that use them."""
 
 from __future__ import annotations
 
@@ -53,12 +54,31 @@ def test_fingerprint_collisions_are_caught(monkeypatch: pytest.MonkeyPatch) -> N
     assert len(representatives) >= len(expected[0])
 
 
-def test_ratio_point_with_many_weight_columns_is_unchanged() -> None:
+@pytest.mark.parametrize("grouped", [True, False])
+def test_point_functions_with_many_weight_columns_are_unchanged(grouped: bool) -> None:
     layout = _layout(5)
+    assert layout.row_order is not None
+    if not grouped:
+        layout = ColumnLayout(layout.rows, layout.cols, layout.values, layout.n, layout.k)
     rng = np.random.default_rng(6)
     w = rng.uniform(0.5, 3.0, size=(layout.n, 12))
     point = est.ratio_point(layout, np.ones_like(layout.values))
     num = layout.matrix_t() @ w
     den = layout.matrix_t(np.ones_like(layout.values)) @ w
+    # the same sums in the same order: equal to the last bit
     np.testing.assert_array_equal(point(w), est.safe_divide(num, den))
     np.testing.assert_array_equal(point(w[:, 0])[:, 0], est.safe_divide(num, den)[:, 0])
+    np.testing.assert_array_equal(point(w[:, 3:5]), est.safe_divide(num, den)[:, 3:5])
+    np.testing.assert_array_equal(est.total_point(layout)(w), num)
+
+
+def test_grouped_product_of_selected_columns() -> None:
+    layout = _layout(7)
+    rng = np.random.default_rng(8)
+    w = rng.uniform(0.5, 3.0, size=(layout.n, 5))
+    data = rng.normal(size=len(layout.values))
+    columns = np.array([7, 2, 2, 11, 0])
+    product = est.GroupedProduct.build(layout, data, columns)
+    np.testing.assert_array_equal(
+        product(product.gather(w)), layout.matrix_t(data)[columns] @ w
+    )
