@@ -15,7 +15,11 @@ stages is added, each scaled by the sampling fractions of the stages above it (S
 
 Everything is vectorised: PSU totals are a sparse indicator product, stratum centring an
 indicator product, and the columns are processed in blocks so that 100,000 rows x 1,500
-score columns never have to be dense at once.
+score columns never have to be dense at once. After calibration the variance needs only
+the PSU totals of the calibration residuals, and every calibration step removes a low-rank
+correction ``B C`` from the scores, so those totals are ``A' x - (A' B) C`` with ``A`` the
+PSU indicator: sparse scores stay sparse, and the dense ``(n, k)`` residuals are never
+formed (:class:`LowRankResidualizer`).
 
 References
 ----------
