@@ -245,12 +245,14 @@ def ratio_scores(
     Särndal, Swensson and Wretman (1992), result 5.6.1 (Taylor linearisation of a ratio);
     R's ``svyratio`` and ``svymean`` (Lumley 2010, sec. 2.2).
     """
-    # per-column factors first, then one gather each: the entries are many, columns few
-    r = np.nan_to_num(ratio)[layout.cols]
-    inverse = np.nan_to_num(safe_divide(np.ones_like(den_total), den_total))[layout.cols]
+    # per-column factors first, then spread to the entries: the entries are many, columns
+    # few, and sorted by column, so spreading is a repeat rather than a gather
+    counts = np.diff(layout.indptr)
+    r = np.repeat(np.nan_to_num(ratio), counts)
+    inverse = np.repeat(np.nan_to_num(safe_divide(np.ones_like(den_total), den_total)), counts)
     if den_values is not None:
         r *= den_values
-    data = layout.values - r
+    data = np.subtract(layout.values, r, out=r)
     data *= w[layout.rows]
     data *= inverse
     return layout.matrix(data)
