@@ -124,7 +124,7 @@ def glm(
     except Exception as exc:  # formula parsing errors come in many types
         raise EstimationError(f"the model {formula!r} cannot be set up: {exc}") from exc
     exog = np.asarray(model.exog, dtype=np.float64)
-    endog = np.asarray(model.endog, dtype=np.float64)
+    endog = _outcome(model, formula)
     names = ["(Intercept)" if name == "Intercept" else name for name in model.exog_names]
     rows = data.index.get_indexer(model.data.row_labels)
     if (rows < 0).any() or len(set(rows.tolist())) != len(rows):
@@ -188,6 +188,33 @@ def glm(
     )
     frame.attrs["df"] = float(df_resid)
     return frame
+
+
+def _outcome(model: Any, formula: str) -> np.ndarray:
+    """The model's outcome as numbers: a boolean or two-level outcome is 1 at its second level.
+
+    patsy turns a boolean or string outcome into one indicator column per level, which
+    statsmodels' binomial family then reads as (successes, failures) and so models the
+    *first* level (``False``, or ``"No"`` of ``"No"/"Yes"``). R codes a logical outcome
+    as ``TRUE = 1`` and a factor outcome of ``glm(family=binomial)`` as "not the first
+    level", so ``svyglm(I(x == "Yes") ~ z, family=quasibinomial())`` models
+    ``P(x == "Yes")``; the last indicator column (``True``, or the second level in patsy's
+    sorted or categorical order) is that outcome, for either family.
+
+    Raises
+    ------
+    EstimationError
+        An outcome with more than two levels.
+    """
+    outcome = np.asarray(model.data.orig_endog, dtype=np.float64)
+    if outcome.ndim == 1 or outcome.shape[1] == 1:
+        return outcome.reshape(-1)
+    if outcome.shape[1] != 2:
+        raise EstimationError(
+            f"the outcome of {formula!r} has {outcome.shape[1]} levels "
+            f"({', '.join(model.data.ynames)}): give a numeric, boolean or two-level outcome"
+        )
+    return np.ascontiguousarray(outcome[:, 1])
 
 
 def _variance_function(family: str, mu: np.ndarray) -> np.ndarray:

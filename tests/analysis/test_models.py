@@ -40,6 +40,17 @@ def test_binomial_needs_a_0_1_outcome(design: SurveyDesign) -> None:
         design.glm("api00 ~ ell", family="binomial")
 
 
+def test_outcome_with_more_than_two_levels_is_refused(design: SurveyDesign) -> None:
+    with pytest.raises(EstimationError, match="stype"):
+        design.glm("stype ~ ell", family="binomial")
+
+
+def test_boolean_outcome_models_true(design: SurveyDesign) -> None:
+    as_bool = design.glm("I(schwide == 1) ~ ell", family="binomial")
+    as_number = design.glm("schwide ~ ell", family="binomial")
+    np.testing.assert_allclose(as_bool["estimate"], as_number["estimate"], rtol=1e-10)
+
+
 def test_unknown_variable_and_family(design: SurveyDesign) -> None:
     with pytest.raises(EstimationError, match="nope"):
         design.glm("api00 ~ nope")

@@ -1,6 +1,7 @@
 """Survey-weighted GLMs, the Rao-Scott test and the domain-difference t-test agree with R's
 survey package (reference/models.R -> models.json): svyglm (gaussian, quasibinomial),
-svychisq (statistic "F" and "Chisq") and svyttest.
+svychisq (statistic "F" and "Chisq") and svyttest. Boolean and two-level outcomes model
+P(True) / P(second level), as R's ``I(x == "Yes")`` and factor outcomes do.
 
 Tolerance: relative 1e-8 for coefficients, standard errors, statistics, degrees of freedom
 and p-values. The binomial fit is iterative in both programs; the engine iterates to a
@@ -39,6 +40,11 @@ MODELS = {
     "gaussian_factor": ("api00 ~ ell + C(stype)", "gaussian"),
     "gaussian_missing": ("api00 ~ acs_k3 + meals", "gaussian"),
     "binomial": ("schwide ~ ell + meals", "binomial"),
+    # a boolean or two-level outcome is 1 at True / the second level, as in R (patsy's
+    # indicator columns once made the binomial fit model P(False), flipping every sign)
+    "binomial_logical": ("I(Q('sch.wide') == 'Yes') ~ ell", "binomial"),
+    "binomial_factor": ("Q('sch.wide') ~ ell", "binomial"),
+    "gaussian_logical": ("I(Q('sch.wide') == 'Yes') ~ ell", "gaussian"),
 }
 
 R_TERMS = {"stypeH": "C(stype)[T.H]", "stypeM": "C(stype)[T.M]"}
