@@ -232,9 +232,11 @@ class ColumnLayout:
 
     def __post_init__(self) -> None:
         cols = self.cols
-        if len(cols) > 1 and not (
-            (np.diff(cols) > 0) | ((np.diff(cols) == 0) & (np.diff(self.rows) > 0))
-        ).all():
+        # sorted by column, then row <=> the key column * n + row strictly increases (one
+        # key array instead of three differences)
+        key = np.multiply(cols, max(self.n, 1), dtype=np.int64)
+        key += self.rows
+        if len(cols) > 1 and not (key[1:] > key[:-1]).all():
             order = np.lexsort((self.rows, cols))
             object.__setattr__(self, "rows", self.rows[order])
             object.__setattr__(self, "cols", cols[order])
