@@ -50,8 +50,6 @@ from analysis.errors import DesignError, InvalidWeightError, LonelyPSUError
 from analysis.survey import estimators as est
 from analysis.survey.design import _Design, validate_weights
 from analysis.survey.frame import (
-    ColumnLayout,
-    DomainLayout,
     as_list,
     check_columns,
     column_layout,
@@ -642,10 +640,12 @@ class ReplicateDesign(_Design):
 
     Degrees of freedom (``d.df``) are R's ``degf`` of a replicate design: the rank of the
     replicate weights minus one, computed when first needed. Confidence intervals use the
-    t distribution with them. A proportion's logit interval is R's ``svyciprop`` on a
-    replicate design: the replicate variance of the logit of the replicate proportions,
-    with the degrees of freedom of the domain's own replicate weights (R's ``degf`` of the
-    subset).
+    t distribution with them, for every estimator and every domain: a domain is a
+    subpopulation of the full design, so it keeps the full design's degrees of freedom
+    (R's ``svyby`` would give ``svyciprop`` and ``svyquantile`` the subset's ``degf``
+    unless passed ``df = degf(design)``). A proportion's logit interval is R's
+    ``svyciprop`` on a replicate design: the replicate variance of the logit of the
+    replicate proportions.
 
     Parameters
     ----------
@@ -925,9 +925,9 @@ class ReplicateDesign(_Design):
         interval is the one R's ``svyciprop(method="logit")`` gives on a replicate design,
         where the logistic model is refitted to every replicate:
         ``expit(logit(p) -+ t v^(1/2))`` with ``v`` the replicate variance of
-        ``logit(p_r)`` and ``t`` on the degrees of freedom of the domain's replicate weights
-        (R's ``degf`` of the subset design, which ``svyby`` uses); the ``df`` column gives
-        them.
+        ``logit(p_r)`` and ``t`` on the full design's degrees of freedom in every domain,
+        as every estimator of the engine (R's ``svyby(..., svyciprop, df = degf(design))``;
+        without ``df=``, ``svyby`` would use each domain subset's ``degf``).
 
         Parameters
         ----------
@@ -958,25 +958,12 @@ class ReplicateDesign(_Design):
         p_safe = np.where(inside, p, 0.5)
         logit_p = np.log(p_safe / (1.0 - p_safe))
         v = self._replicate_variance(logit_p, logit_reps, diagonal=True)
-        df = self._domain_degf(domains)[_layout_domain(layout, domains)]
-        half = est.t_quantile(conf_level, df) * np.sqrt(v)
+        half = est.t_quantile(conf_level, self.df) * np.sqrt(v)
         ok = inside & np.isfinite(half)
         table["ci_low"] = np.where(ok, 1.0 / (1.0 + np.exp(-(logit_p - half))), np.nan)
         table["ci_high"] = np.where(ok, 1.0 / (1.0 + np.exp(-(logit_p + half))), np.nan)
         table.loc[table["n"] == 0, ["ci_low", "ci_high"]] = np.nan
-        table["df"] = df
         return table
-
-    def _domain_degf(self, domains: DomainLayout) -> np.ndarray:
-        """R's ``degf`` of each domain's subset design (the whole design without ``by``)."""
-        if domains.size == 1 and (domains.codes == 0).all():
-            return np.array([self.df])
-        return np.array([self._subset_degf(domains.codes == d) for d in range(domains.size)])
-
-
-def _layout_domain(layout: ColumnLayout, domains: DomainLayout) -> np.ndarray:
-    """Domain index of each output column of a variables x domains layout."""
-    return np.arange(layout.k) % domains.size
 
 
 def make_replicate_design(design: Any, type: str = "JK1", replicates: int | None = None,

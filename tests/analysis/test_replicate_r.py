@@ -197,10 +197,16 @@ def test_domains(case: tuple[ReplicateDesign, dict[str, Any], pd.DataFrame]) -> 
     close(p["se"], [d["proportion"]["se"] for d in doms])
     close(p["ci_low"], [d["proportion"]["ci_low"] for d in doms], rtol=RTOL_LOGIT_CI)
     close(p["ci_high"], [d["proportion"]["ci_high"] for d in doms], rtol=RTOL_LOGIT_CI)
-    # R's svyby uses the degrees of freedom of each domain's subset design.
-    close(p["df"], [d["degf"] for d in doms])
+    # every domain keeps the full design's degrees of freedom (the project's rule): R is
+    # called with df = degf(design), since svyby would use each subset's degf
+    assert (p["df"] == design.df).all()
+    assert [d["proportion"]["df"] for d in doms] == [design.df] * len(doms)
     qq = design.quantile("api00", [0.25, 0.5], by="stype")
     close(qq["estimate"], [v for d in doms for v in d["quantile"]["estimate"]])
+    close(qq["ci_low"], [v for d in doms for v in d["quantile"]["ci_low"]])
+    close(qq["ci_high"], [v for d in doms for v in d["quantile"]["ci_high"]])
+    close(qq["se"], [v for d in doms for v in d["quantile"]["se"]])
+    assert (qq["df"] == design.df).all()
 
 
 #: R's svyglm refits every replicate by IRLS (convergence 1e-8 on the deviance): the

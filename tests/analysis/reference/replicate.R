@@ -48,17 +48,19 @@ diagonal <- function(x) if (is.matrix(x)) diag(x) else as.vector(x)
 stat <- function(s) {
   list(estimate = unname(coef(s)[1]), se = unname(sqrt(diag(as.matrix(vcov(s))))[1]))
 }
-prop <- function(des) {
-  p <- svyciprop(~I(sch.wide == "Yes"), des, method = "logit")
+# df: the project's rule gives a domain the full design's degrees of freedom, so the
+# domain calls below pass df = degf(design) (svyby would use the subset's degf)
+prop <- function(des, df = degf(des)) {
+  p <- svyciprop(~I(sch.wide == "Yes"), des, method = "logit", df = df)
   ci <- attr(p, "ci")
   list(estimate = unname(p[1]), se = sqrt(unname(attr(p, "var")[1])),
-       ci_low = unname(ci[1]), ci_high = unname(ci[2]), df = degf(des))
+       ci_low = unname(ci[1]), ci_high = unname(ci[2]), df = df)
 }
-quant <- function(des) {
-  q <- svyquantile(~api00, des, c(0.25, 0.5), ci = TRUE)$api00
+quant <- function(des, df = degf(des)) {
+  q <- svyquantile(~api00, des, c(0.25, 0.5), ci = TRUE, df = df)$api00
   list(probs = arr(c(0.25, 0.5)), estimate = arr(unname(q[, 1])),
        ci_low = arr(unname(q[, 2])), ci_high = arr(unname(q[, 3])),
-       se = arr(unname(q[, 4])), df = degf(des))
+       se = arr(unname(q[, 4])), df = df)
 }
 overall <- function(des) {
   m <- svymean(~api00 + api99, des, deff = TRUE)
@@ -84,7 +86,7 @@ by_stype <- function(des, data) {
     r <- svyratio(~api.stu, ~enroll, sub)
     list(stype = lev, degf = degf(sub),
          mean = stat(m), total = stat(t), ratio = stat(r),
-         proportion = prop(sub), quantile = quant(sub))
+         proportion = prop(sub, degf(des)), quantile = quant(sub, degf(des)))
   }
   # svyby() evaluates each domain on the subset design exactly as one() does; check that
   # the two routes agree so the subset route may stand for svyby.
