@@ -347,22 +347,28 @@ def column_layout(
     by_domain = np.argsort(layout.codes, kind="stable")
     codes_sorted = layout.codes[by_domain]
     valid_sorted = in_domain[by_domain]
-    picks = []
+    # a variable without missing values keeps every row in a domain: those rows and their
+    # domains are found once and shared by all such variables
+    all_pick = np.flatnonzero(valid_sorted)
+    all_rows = by_domain[all_pick]
+    all_codes = codes_sorted[all_pick]
+    picks: list[tuple[np.ndarray, np.ndarray]] = []
     total = 0
     for x in columns:
-        keep = valid_sorted & ~np.isnan(x[by_domain])
-        pick = np.flatnonzero(keep)
-        picks.append(pick)
-        total += len(pick)
+        if np.isnan(x).any():
+            pick = np.flatnonzero(valid_sorted & ~np.isnan(x[by_domain]))
+            picks.append((by_domain[pick], codes_sorted[pick]))
+        else:
+            picks.append((all_rows, all_codes))
+        total += len(picks[-1][0])
     rows = np.empty(total, dtype=np.int64)
     cols = np.empty(total, dtype=np.int64)
     vals = np.empty(total, dtype=np.float64)
     at = 0
-    for v, (x, pick) in enumerate(zip(columns, picks, strict=True)):
-        end = at + len(pick)
-        idx = by_domain[pick]
+    for v, (x, (idx, codes)) in enumerate(zip(columns, picks, strict=True)):
+        end = at + len(idx)
         rows[at:end] = idx
-        np.add(codes_sorted[pick], v * n_dom, out=cols[at:end])
-        vals[at:end] = x[idx]
+        np.add(codes, v * n_dom, out=cols[at:end])
+        np.take(x, idx, out=vals[at:end])
         at = end
     return ColumnLayout(rows, cols, vals, n, len(columns) * n_dom, row_order=by_domain)
