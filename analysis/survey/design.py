@@ -240,7 +240,7 @@ class _Design:
 
     def _counts(self, layout: ColumnLayout) -> np.ndarray:
         """Respondents with a non-zero weight in each column."""
-        nonzero = self._w[layout.rows] != 0
+        nonzero = np.take(self._w, layout.rows) != 0
         return np.bincount(layout.cols[nonzero], minlength=layout.k).astype(np.int64)
 
     def _numeric_layout(self, variables: Names, by: Names | None) -> tuple[

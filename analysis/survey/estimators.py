@@ -211,7 +211,7 @@ def total_scores(layout: ColumnLayout, w: np.ndarray) -> sp.csc_matrix:
     scipy.sparse.csc_matrix
         ``(n, k)`` scores.
     """
-    return layout.matrix(w[layout.rows] * layout.values)
+    return layout.matrix(np.take(w, layout.rows) * layout.values)
 
 
 def ratio_scores(
@@ -253,7 +253,7 @@ def ratio_scores(
     if den_values is not None:
         r *= den_values
     data = np.subtract(layout.values, r, out=r)
-    data *= w[layout.rows]
+    data *= np.take(w, layout.rows)  # np.take: several times faster than indexing here
     data *= inverse
     return layout.matrix(data)
 
@@ -289,7 +289,7 @@ def srs_variance_of_mean(
     Lumley (2010), sec. 2.4 (design effects); R's ``svyvar.survey.design``.
     """
     y = layout.values if values is None else values
-    wr = w[layout.rows]
+    wr = np.take(w, layout.rows)
     k = layout.k
     psum = np.bincount(layout.cols, weights=wr, minlength=k)
     counts = np.diff(layout.indptr)
