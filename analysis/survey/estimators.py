@@ -93,7 +93,7 @@ class GroupedProduct:
         if order is not None:
             position = np.empty(layout.n, dtype=np.int64)
             position[order] = np.arange(layout.n)
-            indices = position[indices]
+            indices = np.take(position, indices)
         nonempty = np.diff(m.indptr) > 0
         first = np.full(m.shape[0], layout.n, dtype=np.int64)
         first[nonempty] = indices[m.indptr[:-1][nonempty]]

@@ -295,7 +295,7 @@ class ColumnLayout:
         twin = first[group.reshape(-1)]
         # position of each entry's counterpart in its twin column
         at = np.arange(len(self.rows)) + np.repeat(self.indptr[twin] - self.indptr[:-1], counts)
-        differ = (self.rows != self.rows[at]) | (vals != vals[at])
+        differ = (self.rows != np.take(self.rows, at)) | (vals != np.take(vals, at))
         if differ.any():
             # a fingerprint collision: those columns represent themselves
             bad = np.unique(self.cols[differ])
@@ -309,7 +309,7 @@ class ColumnLayout:
         # Knuth's multiplicative hash of the row number, scaled to [0, 1): deterministic
         # and different enough between rows that unequal columns rarely share a key
         scramble = (np.arange(self.n, dtype=np.uint64) * np.uint64(2654435761)) % np.uint64(2**32)
-        r = (scramble.astype(np.float64) / 2.0**32)[self.rows]
+        r = np.take(scramble.astype(np.float64) / 2.0**32, self.rows)
         with np.errstate(over="ignore", invalid="ignore"):
             return np.column_stack([
                 np.diff(self.indptr).astype(np.float64),
