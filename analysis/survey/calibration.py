@@ -391,8 +391,10 @@ def rake_weights(
                     "margins cannot all hold on this sample (margins on the same or nested "
                     "groupings with conflicting totals?)"
                 )
-            weights = _table_factor(table, base)[cell]
-            weights *= d  # in place: one (n, m) array, not two
+            # np.take copies whole rows, several times faster than indexing; the product is
+            # formed in place: one (n, m) array, not two
+            weights = np.take(_table_factor(table, base), cell, axis=0)
+            weights *= d
             margin_weights = tuple(
                 d[:, 0] * _table_factor(t[:, None], base[:, :1])[cell, 0] for t in cell_factors
             )
