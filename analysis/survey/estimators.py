@@ -297,12 +297,13 @@ def srs_variance_of_mean(
     nobs = (counts if nonzero.all() else np.bincount(layout.cols[nonzero], minlength=k)).astype(
         np.float64
     )
-    ybar = safe_divide(np.bincount(layout.cols, weights=wr * y, minlength=k), psum)
+    weighted = np.multiply(wr, y)
+    ybar = safe_divide(np.bincount(layout.cols, weights=weighted, minlength=k), psum)
     # the entries are sorted by column: spreading the k means is a repeat, not a gather;
     # the (nnz,) temporaries are reused in place (same operations in the same order)
     dev = np.repeat(np.nan_to_num(ybar), counts)
     np.subtract(y, dev, out=dev)
-    weighted = wr * dev
+    np.multiply(wr, dev, out=weighted)
     weighted *= dev
     ss = np.bincount(layout.cols, weights=weighted, minlength=k)
     svyvar = safe_divide(ss, psum) * safe_divide(nobs, nobs - 1)
