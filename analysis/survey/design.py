@@ -560,7 +560,10 @@ class _Design:
         distribution function at the quantile, ``F_hat(q_hat) -+ t se``, mapped back through
         the quantile rule (R's default ``interval.type="mean"`` of survey 4.x); the standard
         error is the interval's width over ``2 t``, as R reports it. Missing values and
-        domains as in :meth:`mean`. ``deff`` is not defined for quantiles (``nan``).
+        domains as in :meth:`mean`; in domains ``t`` keeps the full design's degrees of
+        freedom (R: ``svyby(..., svyquantile, df = degf(design))``; without ``df=``,
+        ``svyby`` would use each domain subset's ``degf``). ``deff`` is not defined for
+        quantiles (``nan``).
 
         Parameters
         ----------
