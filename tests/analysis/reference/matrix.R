@@ -6,7 +6,8 @@
 #
 # Layout of matrix.json: design -> weighting -> {"df": degf, estimator -> {"overall": row,
 # "awards": [row for "No", row for "Yes"]}}, row = [estimate, se, ci_low, ci_high, deff]
-# (deff null where R gives none). Conventions matched by analysis.survey:
+# (deff null where R gives none; for a proportion, the deff of the indicator's svymean).
+# Conventions matched by analysis.survey:
 # * every interval uses the full design's degrees of freedom, df = degf(design), also in
 #   domains (svyby would give svyciprop and svyquantile each subset's degf);
 # * proportion: svyciprop(method = "logit"), its se the one svyciprop reports;
@@ -72,7 +73,9 @@ estimators <- list(
   },
   proportion = function(d, df) {
     s <- svyciprop(~I(sch.wide == "Yes"), d, method = "logit", df = df)
-    row(s[1], sqrt(attr(s, "var")[1]), attr(s, "ci"), NA)
+    # svyciprop gives no deff: the engine's is that of the indicator's mean
+    m <- svymean(~as.numeric(sch.wide == "Yes"), d, deff = TRUE)
+    row(s[1], sqrt(attr(s, "var")[1]), attr(s, "ci"), deff_of(m))
   },
   ratio = function(d, df) {
     # svyratio(deff = TRUE) stops with an error on replicate designs (survey 4.1.1)
