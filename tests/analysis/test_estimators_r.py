@@ -10,6 +10,11 @@ sampling with and without fpc (apisrs), every lonely-PSU rule, and calibrated de
 variance works on R's calibration residuals. Quantile CIs follow R's
 Woodruff construction exactly, so they agree to the same tolerance; R cannot compute some
 multistage domains without values, which the R script leaves out.
+
+Degrees of freedom: every interval, in every domain, uses the full design's ``degf`` (the
+project's rule: domains are subpopulations of the full design). The R script passes
+``df = degf(design)`` to ``svyciprop`` and ``svyquantile`` to match, since ``svyby`` would
+give them each domain subset's ``degf``.
 """
 
 from __future__ import annotations
