@@ -57,7 +57,15 @@ weightings <- list(
   raking = function(d) calibrate(d, ~stype + api99, pop_cal, calfun = "raking",
                                  epsilon = 1e-12, compress = FALSE),
   logit = function(d) calibrate(d, ~stype + api99, pop_cal, calfun = "logit",
-                                bounds = c(0.4, 2.5), epsilon = 1e-12, compress = FALSE)
+                                bounds = c(0.4, 2.5), epsilon = 1e-12, compress = FALSE),
+  # trimming the linearly calibrated weights to 0.6 and 1.4 times their mean; not on
+  # replicate designs, where trimWeights (survey 4.1.1) sets the full-sample weights back
+  # to the untrimmed ones and mis-shares the replicates' trimmings: no reference there
+  trim = function(d) {
+    if (inherits(d, "svyrep.design")) stop("trimWeights is wrong on replicate designs")
+    cal <- calibrate(d, ~stype + api99, pop_cal)
+    trimWeights(cal, lower = 0.6 * mean(weights(cal)), upper = 1.4 * mean(weights(cal)))
+  }
 )
 
 deff_of <- function(s) if (is.null(attr(s, "deff"))) NA else unname(diag(as.matrix(deff(s))))
