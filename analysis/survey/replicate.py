@@ -987,8 +987,10 @@ def make_replicate_design(design: Any, type: str = "JK1", replicates: int | None
         "bootstrap" is R's ``type="bootstrap"`` (Canty and Davison's rescaled bootstrap),
         "subbootstrap" the Rao-Wu-Yue (n_h - 1) bootstrap, R's ``type="subbootstrap"``.
     replicates : int, optional
-        Number of bootstrap replicates (default 50, as R). For the jackknives the number is
-        the number of PSUs; a different number is refused.
+        Number of bootstrap replicates (default 50, as R). A jackknife has one replicate per
+        PSU whatever is asked, as R's ``as.svrepdesign`` ignores ``replicates`` for JK1 and
+        JKn: so the call of the public API, ``d.replicate(type, replicates=500, seed=1)``,
+        works for every type; ``n_replicates`` of the result tells how many there are.
     seed : int or numpy.random.Generator, optional
         Seed of ``numpy.random.default_rng``, or the generator itself (bootstraps only);
         ``None`` draws from fresh operating-system entropy, so the replicates are not
@@ -1001,9 +1003,8 @@ def make_replicate_design(design: Any, type: str = "JK1", replicates: int | None
     Raises
     ------
     ValueError
-        Unknown type, JK1 on a stratified or JKn on an unstratified design (as R), a
-        jackknife ``replicates`` that is not the number of PSUs, or a replicate design as
-        input.
+        Unknown type, JK1 on a stratified or JKn on an unstratified design (as R), or a
+        replicate design as input.
     LonelyPSUError, DesignError
         As the replicate-weight functions.
 
@@ -1049,9 +1050,6 @@ def make_replicate_design(design: Any, type: str = "JK1", replicates: int | None
             rw = bootstrap_weights(strata, units, n_rep, rng, popsize)
         else:
             rw = subbootstrap_weights(strata, units, n_rep, rng)
-    if type in ("JK1", "JKn") and replicates is not None and replicates != rw.multipliers.shape[1]:
-        raise ValueError(f"a {type} jackknife has one replicate per PSU "
-                         f"({rw.multipliers.shape[1]}), not {replicates}")
     w = np.asarray(design._w, dtype=np.float64)
     return ReplicateDesign._from_arrays(design.data, w, w[:, None] * rw.multipliers, rw.scale,
                                         rw.rscales, False, rw.type)
