@@ -249,6 +249,9 @@ class Response(Base):
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # An open-link response's personal link to continue on any device: like an invitation
+    # token, only its SHA-256 is stored (None for invitation responses, whose link is theirs).
+    resume_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
     campaign: Mapped[Campaign] = relationship()
     invitation: Mapped[Invitation | None] = relationship()

@@ -28,7 +28,7 @@ from questionnaires.model import (
 )
 from surveyapp.models import Campaign, Invitation, Response, utcnow
 from surveyapp.questionnaire_store import questionnaire_of
-from surveyapp.tokens import new_key
+from surveyapp.tokens import new_key, new_token, token_hash
 
 #: Time on a page above this is not counted (the respondent left the browser open).
 MAX_PAGE_SECONDS = 3600
@@ -162,6 +162,30 @@ def start_response(
         if existing.status == "submitted":
             raise AlreadySubmitted(f"invitation {invitation.id} has been used") from None
         return existing
+    return response
+
+
+def issue_resume_token(db: Session, response: Response) -> str:
+    """Give an open-link response its personal link token; returns the token, in clear, once.
+
+    An open link cannot tell who comes back through it, so each response started from one
+    gets a token of its own (like an invitation's: 256 bits, only its SHA-256 stored) that
+    continues it on any device until it is submitted. A new token replaces an earlier one.
+    Raises ValueError for an invitation response (the invitation link already resumes it).
+    """
+    if response.invitation_id is not None:
+        raise ValueError(f"response {response.key} has an invitation link; it needs no other")
+    token = new_token()
+    response.resume_token_hash = token_hash(token)
+    db.flush()
+    return token
+
+
+def response_of_resume_token(db: Session, token: str) -> Response | None:
+    """The unfinished response a resume token continues; None when unknown or submitted."""
+    response = db.scalar(select(Response).where(Response.resume_token_hash == token_hash(token)))
+    if response is None or response.status != "in_progress":
+        return None
     return response
 
 

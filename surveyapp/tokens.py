@@ -1,4 +1,4 @@
-"""Invitation tokens: 256 bits from `secrets`, stored only as their SHA-256 digest."""
+"""Link tokens (invitations, resume links): 256 bits from `secrets`, stored only hashed."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 
 
 def new_token() -> str:
-    """A fresh invitation token (256 bits of randomness)."""
+    """A fresh invitation or resume token (256 bits of randomness)."""
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
@@ -26,13 +26,14 @@ def plausible_token(token: str) -> bool:
     return bool(_TOKEN_SHAPE.match(token))
 
 
-#: Invitation tokens appear in exactly one request path, /i/<token>; logs show it redacted.
-_TOKEN_PATH = re.compile(r"/i/[^/?\s\"]+")
+#: Tokens appear in exactly two request paths, invitation links /i/<token> and the personal
+#: resume links of open-link responses /r/<token>; logs show them redacted.
+_TOKEN_PATH = re.compile(r"/([ir])/[^/?\s\"]+")
 
 
 def redact_tokens(text: str) -> str:
-    """Replace the token of an invitation path by a placeholder (for log lines)."""
-    return _TOKEN_PATH.sub("/i/<token>", text)
+    """Replace the token of an invitation or resume path by a placeholder (for log lines)."""
+    return _TOKEN_PATH.sub(r"/\1/<token>", text)
 
 
 def new_key(nbytes: int = 16) -> str:

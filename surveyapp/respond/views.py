@@ -7,6 +7,7 @@ response id, language); tokens never do, and never appear in a URL after the fir
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,10 +45,12 @@ from surveyapp.responses import (
     CampaignNotOpen,
     IncompleteResponse,
     invitation_response,
+    issue_resume_token,
     merge_page,
     page_violations,
     questionnaire_for,
     relevant_sections,
+    response_of_resume_token,
     save_page,
     start_response,
     submit,
@@ -62,6 +65,7 @@ _CAMPAIGN = "camp"
 _RESPONSE = "resp"
 _LANG = "lang"
 _SHOWN = "shown"
+_RESUME = "resume"
 
 _TICKET_SALT = "skillsgap.response-ticket"
 _TICKET_MAX_AGE = 60 * 24 * 3600
@@ -88,6 +92,45 @@ def invitation_link(token: str) -> ResponseReturnValue:
     counts the attempt against the client address), so a mail scanner that fetches the link
     starts nothing. The response itself is created by the POST of the start page.
     """
+    return _exchange_token(token, _invitation_session)
+
+
+@bp.get("/r/<token>")
+def resume_link(token: str) -> ResponseReturnValue:
+    """Exchange the personal link of an open-link response for a session, like an invitation.
+
+    This is how such a response continues on another device (the open link itself cannot
+    tell who comes back). Once the response is submitted the link is used up.
+    """
+    return _exchange_token(token, _resume_session)
+
+
+def _invitation_session(db: Session, token: str) -> dict[str, Any] | None:
+    """Session values of a usable invitation token (None: unknown, revoked or used)."""
+    invitation = db.scalar(select(Invitation).where(Invitation.token_hash == token_hash(token)))
+    if invitation is None or invitation.status not in ("created", "sent"):
+        return None
+    return {_INVITATION: invitation.id, _CAMPAIGN: invitation.campaign_id}
+
+
+def _resume_session(db: Session, token: str) -> dict[str, Any] | None:
+    """Session values of a usable resume token (None: unknown, or its response submitted)."""
+    response = response_of_resume_token(db, token)
+    if response is None:
+        return None
+    # The browser keeps the token so the "finish later" page can show the link again.
+    return {_CAMPAIGN: response.campaign_id, _RESPONSE: response.id, _LANG: response.language,
+            _RESUME: token}
+
+
+def _exchange_token(token: str,
+                    lookup: Callable[[Session, str], dict[str, Any] | None]
+                    ) -> ResponseReturnValue:
+    """The one token exchange: rate limit, look up, same 404 for every bad token, clean URL.
+
+    Invitation and resume tokens share the counter of wrong tokens per client address, so
+    guessing in both places is limited as one.
+    """
     db = get_db(write=True)
     config = current_app.config
     client = f"token:{request.remote_addr or 'unknown'}"
@@ -95,12 +138,8 @@ def invitation_link(token: str) -> ResponseReturnValue:
     limit = config["TOKEN_RATE_LIMIT"]
     if limit and ratelimit.attempts(db, client, window) >= limit:
         raise TooManyRequests()
-    invitation = None
-    if plausible_token(token):
-        invitation = db.scalar(
-            select(Invitation).where(Invitation.token_hash == token_hash(token))
-        )
-    if invitation is None or invitation.status not in ("created", "sent"):
+    values = lookup(db, token) if plausible_token(token) else None
+    if values is None:
         # Unknown, revoked and used tokens look the same from outside.
         if limit:
             ratelimit.record_attempt(db, client, window)
@@ -108,8 +147,7 @@ def invitation_link(token: str) -> ResponseReturnValue:
         raise NotFound()
     session.clear()
     session.permanent = True
-    session[_INVITATION] = invitation.id
-    session[_CAMPAIGN] = invitation.campaign_id
+    session.update(values)
     return redirect(url_for("respond.survey"))
 
 
@@ -312,8 +350,12 @@ def start() -> ResponseReturnValue:
                 return redirect(url_for("respond.done"))
             except CampaignNotOpen:
                 return render_template("respond/closed.html"), 410
+            resume_token = (issue_resume_token(db, response) if respondent.invitation is None
+                            else None)
             commit()
             session[_RESPONSE] = response.id
+            if resume_token is not None:
+                session[_RESUME] = resume_token
             return redirect(url_for("respond.survey"))
         form.language.errors = [_("Choose a language.")]
     language = str(form.language.data or _language(respondent))
@@ -325,7 +367,22 @@ def start() -> ResponseReturnValue:
         description=catalog.get_text("description"),
         association=campaign.association.name,
         lang=language,
+        open_link=respondent.invitation is None,
     )
+
+
+def _resume_url(response: Response) -> str | None:
+    """The personal link of an open-link response, when this browser holds its token.
+
+    Only the token's hash is stored, so the link can be shown again only by the browser that
+    started the response or opened the link; one whose session was restored from a page
+    ticket shows none (the link given before still works).
+    """
+    token = session.get(_RESUME)
+    if (not isinstance(token, str) or response.resume_token_hash is None
+            or token_hash(token) != response.resume_token_hash):
+        return None
+    return url_for("respond.resume_link", token=token, _external=True)
 
 
 def questionnaire_of_campaign(campaign: Campaign) -> Questionnaire:
@@ -365,6 +422,7 @@ def _render_page(
         lang=language,
         languages=_language_names(list(campaign.languages)),
         first=number == 1,
+        resume_url=_resume_url(response) if number == 1 else None,
     ), status
 
 
@@ -576,7 +634,8 @@ def saved() -> ResponseReturnValue:
     language = _language_for_response(response)
     return render_template("respond/saved.html",
                            title=_catalog(questionnaire, language)["title"], lang=language,
-                           invitation=respondent.invitation is not None)
+                           invitation=respondent.invitation is not None,
+                           resume_url=_resume_url(response))
 
 
 @bp.post("/survey/language")
