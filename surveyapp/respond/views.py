@@ -1,7 +1,10 @@
 """Respondent pages: link exchange, language and privacy, one page per section, review, submit.
 
 Who the respondent is lives in the signed session cookie (invitation id or open-link campaign,
-response id, language); tokens never do, and never appear in a URL after the first request.
+response id, language). Invitation tokens never do; an open-link response's resume token does,
+in the browser that started the response or opened its link, so that the link can be shown
+again (the cookie already continues that response, so it grants nothing more). No token ever
+appears in a URL after the first request.
 """
 
 from __future__ import annotations
