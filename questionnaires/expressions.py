@@ -214,64 +214,52 @@ class Attribute(Node):
 
 
 @dataclass(frozen=True)
-class Negate(Node):
+class _PrefixOperation(Node):
+    """What the prefix operators share: one operand."""
+
+    operand: Node
+
+    def children(self) -> tuple[Node, ...]:
+        """The operand."""
+        return (self.operand,)
+
+
+@dataclass(frozen=True)
+class Negate(_PrefixOperation):
     """Unary minus."""
 
-    operand: Node
-
-    def children(self) -> tuple[Node, ...]:
-        """The operand."""
-        return (self.operand,)
-
 
 @dataclass(frozen=True)
-class Not(Node):
+class Not(_PrefixOperation):
     """Logical negation."""
 
-    operand: Node
+
+@dataclass(frozen=True)
+class _InfixOperation(Node):
+    """What the infix operators share: the operator and both operands."""
+
+    op: str
+    left: Node
+    right: Node
 
     def children(self) -> tuple[Node, ...]:
-        """The operand."""
-        return (self.operand,)
+        """Both operands."""
+        return (self.left, self.right)
 
 
 @dataclass(frozen=True)
-class Binary(Node):
+class Binary(_InfixOperation):
     """Arithmetic: ``+ - * /``."""
 
-    op: str
-    left: Node
-    right: Node
-
-    def children(self) -> tuple[Node, ...]:
-        """Both operands."""
-        return (self.left, self.right)
-
 
 @dataclass(frozen=True)
-class Compare(Node):
+class Compare(_InfixOperation):
     """A comparison: ``== != < <= > >= in`` or ``not in``."""
 
-    op: str
-    left: Node
-    right: Node
-
-    def children(self) -> tuple[Node, ...]:
-        """Both operands."""
-        return (self.left, self.right)
-
 
 @dataclass(frozen=True)
-class Logical(Node):
+class Logical(_InfixOperation):
     """``and`` / ``or``."""
-
-    op: str
-    left: Node
-    right: Node
-
-    def children(self) -> tuple[Node, ...]:
-        """Both operands."""
-        return (self.left, self.right)
 
 
 @dataclass(frozen=True)
