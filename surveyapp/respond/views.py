@@ -258,6 +258,16 @@ def _require_respondent(db: Session, *, from_ticket: bool = False) -> Respondent
     return respondent
 
 
+def _unfinished_response(respondent: Respondent) -> Response:
+    """The response being answered; the start page when there is none, the end once submitted."""
+    response = respondent.response
+    if response is None:
+        abort(redirect(url_for("respond.start")))
+    if response.status == "submitted":
+        abort(redirect(url_for("respond.done")))
+    return response
+
+
 def _language(respondent: Respondent) -> str:
     """The questionnaire language: the chosen one, else the browser's best match."""
     languages = list(respondent.campaign.languages)
@@ -303,11 +313,7 @@ def survey() -> ResponseReturnValue:
     """Send the respondent to where they are: start, their current page, or the end."""
     db = get_db()
     respondent = _require_respondent(db)
-    response = respondent.response
-    if response is None:
-        return redirect(url_for("respond.start"))
-    if response.status == "submitted":
-        return redirect(url_for("respond.done"))
+    response = _unfinished_response(respondent)
     questionnaire = questionnaire_for(response)
     sections = page_order(questionnaire, response.answers or {}, response.channel)
     ids = [section.id for section in sections]
@@ -448,11 +454,7 @@ def page(section_id: str) -> ResponseReturnValue:
     """One questionnaire page: show it, or save what was posted and move on."""
     db = get_db()
     respondent = _require_respondent(db, from_ticket=True)
-    response = respondent.response
-    if response is None:
-        return redirect(url_for("respond.start"))
-    if response.status == "submitted":
-        return redirect(url_for("respond.done"))
+    response = _unfinished_response(respondent)
     questionnaire = questionnaire_for(response)
     section = _section_or_404(questionnaire, section_id)
     form_class = forms.section_form_class(questionnaire, section)
@@ -562,11 +564,7 @@ def review() -> ResponseReturnValue:
     """Every answer on one page, with links to change them, and the submit button."""
     db = get_db()
     respondent = _require_respondent(db)
-    response = respondent.response
-    if response is None:
-        return redirect(url_for("respond.start"))
-    if response.status == "submitted":
-        return redirect(url_for("respond.done"))
+    response = _unfinished_response(respondent)
     return _render_review(response)
 
 
