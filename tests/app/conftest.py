@@ -203,6 +203,12 @@ class Respondent:
         self.last_html = response.get_data(as_text=True)
         return response
 
+    def answer_every_page(self) -> None:
+        """Post valid answers to every page of the mini questionnaire, in order."""
+        self.post_page("profile", MINI_PROFILE)
+        self.post_page("skills", MINI_SKILLS)
+        self.post_page("training", MINI_TRAINING)
+
     def submit(self) -> TestResponse:
         """Press Submit on the review page."""
         self.get("/survey/review")

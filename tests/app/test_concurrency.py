@@ -61,17 +61,21 @@ def _browser_copies(app: Flask, respondent: Respondent, count: int) -> list[Any]
     return copies
 
 
-def test_twenty_parallel_submits_leave_one_submitted_response(
-    app: Flask, make_campaign: Callable[..., SurveySetup], respondent: Respondent, db: Session
-) -> None:
+def _submit_form_on_review(make_campaign: Callable[..., SurveySetup],
+                           respondent: Respondent) -> dict[str, str]:
+    """Answer every page of an invitation's response; the submit form of its review page."""
     setup = make_campaign()
     respondent.open_invitation(setup.tokens[0])
     respondent.start("en")
-    respondent.post_page("profile", MINI_PROFILE)
-    respondent.post_page("skills", MINI_SKILLS)
-    respondent.post_page("training", MINI_TRAINING)
+    respondent.answer_every_page()
     respondent.get("/survey/review")
-    form = {"csrf_token": respondent.csrf(), "ticket": respondent.ticket()}
+    return {"csrf_token": respondent.csrf(), "ticket": respondent.ticket()}
+
+
+def test_twenty_parallel_submits_leave_one_submitted_response(
+    app: Flask, make_campaign: Callable[..., SurveySetup], respondent: Respondent, db: Session
+) -> None:
+    form = _submit_form_on_review(make_campaign, respondent)
     clients = _browser_copies(app, respondent, PARALLEL)
 
     results, errors = _run_in_parallel(
@@ -93,14 +97,7 @@ def test_twenty_parallel_submits_leave_one_submitted_response(
 def test_submit_again_after_back_and_refresh_changes_nothing(
     make_campaign: Callable[..., SurveySetup], respondent: Respondent, db: Session
 ) -> None:
-    setup = make_campaign()
-    respondent.open_invitation(setup.tokens[0])
-    respondent.start("en")
-    respondent.post_page("profile", MINI_PROFILE)
-    respondent.post_page("skills", MINI_SKILLS)
-    respondent.post_page("training", MINI_TRAINING)
-    respondent.get("/survey/review")
-    form = {"csrf_token": respondent.csrf(), "ticket": respondent.ticket()}
+    form = _submit_form_on_review(make_campaign, respondent)
     assert respondent.client.post("/survey/submit", data=form).status_code == 302
     submitted_at = db.scalars(select(Response.submitted_at)).one()
     # Back button + resubmitting the old review page, and re-posting an old answer page.

@@ -12,14 +12,12 @@ from sqlalchemy.orm import Session
 from surveyapp.db import session_scope
 from surveyapp.models import Invitation, RateLimitCounter, Response
 from surveyapp.tokens import TOKEN_BYTES, new_token
-from tests.app.conftest import MINI_PROFILE, MINI_SKILLS, MINI_TRAINING, Respondent, SurveySetup
+from tests.app.conftest import MINI_PROFILE, Respondent, SurveySetup
 
 
 def _complete(respondent: Respondent) -> None:
     respondent.start("en")
-    respondent.post_page("profile", MINI_PROFILE)
-    respondent.post_page("skills", MINI_SKILLS)
-    respondent.post_page("training", MINI_TRAINING)
+    respondent.answer_every_page()
 
 
 def test_tokens_carry_at_least_128_bits() -> None:

@@ -290,9 +290,7 @@ def test_submit_after_the_session_expired_submits_on_the_second_press(
     db: Session
 ) -> None:
     _begin(make_campaign, respondent)
-    respondent.post_page("profile", MINI_PROFILE)
-    respondent.post_page("skills", MINI_SKILLS)
-    respondent.post_page("training", MINI_TRAINING)
+    respondent.answer_every_page()
     respondent.get("/survey/review")
     stale = {"csrf_token": respondent.csrf(), "ticket": respondent.ticket()}
     fresh_browser = Respondent(app.test_client())

@@ -131,18 +131,14 @@ def test_personal_link_is_used_up_once_the_response_is_submitted(
 ) -> None:
     setup = make_campaign(invitations=1)
     token = _start_from_open_link(setup, respondent).rsplit("/", 1)[1]
-    respondent.post_page("profile", MINI_PROFILE)
-    respondent.post_page("skills", MINI_SKILLS)
-    respondent.post_page("training", MINI_TRAINING)
+    respondent.answer_every_page()
     assert respondent.submit().headers["Location"] == "/survey/done"
 
     # A used invitation link, for comparison.
     invited = Respondent(app.test_client())
     invited.open_invitation(setup.tokens[0])
     invited.start("en")
-    invited.post_page("profile", MINI_PROFILE)
-    invited.post_page("skills", MINI_SKILLS)
-    invited.post_page("training", MINI_TRAINING)
+    invited.answer_every_page()
     assert invited.submit().headers["Location"] == "/survey/done"
     used_invitation = app.test_client().get(f"/i/{setup.tokens[0]}")
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from surveyapp.db import session_scope
 from surveyapp.models import Association, Campaign, User
-from tests.app.conftest import MINI_PROFILE, MINI_SKILLS, MINI_TRAINING, Respondent, SurveySetup
+from tests.app.conftest import Respondent, SurveySetup
 
 PASSWORD = "correct horse battery staple"
 
@@ -73,9 +73,7 @@ def test_analyst_downloads_own_responses_only(
     respondent = Respondent(app.test_client())
     respondent.open_invitation(staff["own"].tokens[0])
     respondent.start("en")
-    respondent.post_page("profile", MINI_PROFILE)
-    respondent.post_page("skills", MINI_SKILLS)
-    respondent.post_page("training", MINI_TRAINING)
+    respondent.answer_every_page()
     respondent.submit()
     client = app.test_client()
     _login(client, "analyst@example.org")
