@@ -10,18 +10,8 @@
 # * lonely PSUs: options(survey.lonely.psu=...) around each case.
 suppressPackageStartupMessages(library(survey))
 
-num <- function(x) ifelse(is.na(x), "null", sprintf("%.17g", x))
-to_json <- function(x) {
-  if (is.list(x)) {
-    if (!is.null(names(x))) {
-      items <- mapply(function(k, v) paste0('"', k, '": ', to_json(v)), names(x), x)
-      return(paste0("{", paste(items, collapse = ", "), "}"))
-    }
-    return(paste0("[", paste(sapply(x, to_json), collapse = ", "), "]"))
-  }
-  if (is.character(x)) return(paste0("[", paste0('"', x, '"', collapse = ", "), "]"))
-  paste0("[", paste(num(as.numeric(x)), collapse = ", "), "]")
-}
+source("json_writer.R")
+to_json <- json_writer(unbox = FALSE, matrix_rows = FALSE)
 
 read <- function(name) read.csv(file.path("data", paste0(name, ".csv")))
 apistrat <- read("apistrat")

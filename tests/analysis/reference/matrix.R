@@ -13,6 +13,8 @@
 # * proportion: svyciprop(method = "logit"), its se the one svyciprop reports;
 # * quantile: svyquantile(0.5, ci = TRUE), R's default qrule "math" and Woodruff interval.
 suppressPackageStartupMessages(library(survey))
+source("json_writer.R")
+to_json <- json_writer(unbox = TRUE, matrix_rows = FALSE)
 options(survey.lonely.psu = "fail")
 
 read <- function(name) read.csv(file.path("data", paste0(name, ".csv")))
@@ -110,19 +112,6 @@ cell <- function(d) {
       })
   }
   out
-}
-
-num <- function(x) ifelse(is.na(x), "null", sprintf("%.17g", x))
-to_json <- function(x) {
-  if (is.list(x)) {
-    if (!is.null(names(x))) {
-      items <- mapply(function(k, v) paste0('"', k, '": ', to_json(v)), names(x), x)
-      return(paste0("{", paste(items, collapse = ", "), "}"))
-    }
-    return(paste0("[", paste(sapply(x, to_json), collapse = ", "), "]"))
-  }
-  if (length(x) == 1) return(num(as.numeric(x)))
-  paste0("[", paste(num(as.numeric(x)), collapse = ", "), "]")
 }
 
 out <- list(boot = list(scale = boot$scale, rscales = boot$rscales))

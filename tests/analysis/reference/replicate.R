@@ -12,36 +12,8 @@ apiclus1 <- read.csv(file.path("data", "apiclus1.csv"), stringsAsFactors = TRUE)
 apistrat <- read.csv(file.path("data", "apistrat.csv"), stringsAsFactors = TRUE)
 apipop <- read.csv(file.path("data", "apipop.csv"), stringsAsFactors = TRUE)
 
-# ---------------------------------------------------------------- a small exact JSON writer
-num <- function(x) {
-  ifelse(is.na(x), "null", ifelse(is.infinite(x), ifelse(x > 0, "1e999", "-1e999"),
-                                  sprintf("%.17g", x)))
-}
-to_json <- function(x) {
-  if (is.null(x)) return("null")
-  if (is.list(x)) {
-    if (!is.null(names(x))) {
-      items <- mapply(function(k, v) paste0("\"", k, "\": ", to_json(v)), names(x), x)
-      return(paste0("{", paste(items, collapse = ", "), "}"))
-    }
-    return(paste0("[", paste(vapply(x, to_json, ""), collapse = ", "), "]"))
-  }
-  if (is.matrix(x)) {
-    rows <- vapply(seq_len(nrow(x)), function(i) to_json(as.vector(x[i, ])), "")
-    return(paste0("[", paste(rows, collapse = ",\n"), "]"))
-  }
-  if (is.factor(x)) x <- as.character(x)
-  if (is.character(x)) {
-    s <- paste0("\"", x, "\"")
-  } else if (is.logical(x)) {
-    s <- ifelse(x, "true", "false")
-  } else {
-    s <- num(as.numeric(x))
-  }
-  if (length(x) == 1 && is.null(attr(x, "as_array"))) return(s)
-  paste0("[", paste(s, collapse = ", "), "]")
-}
-arr <- function(x) { attr(x, "as_array") <- TRUE; x }
+source("json_writer.R")
+to_json <- json_writer(unbox = TRUE, matrix_rows = TRUE)
 
 # ---------------------------------------------------------------- estimator battery
 diagonal <- function(x) if (is.matrix(x)) diag(x) else as.vector(x)

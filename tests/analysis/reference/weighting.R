@@ -10,24 +10,8 @@ apistrat <- read.csv("data/apistrat.csv")
 apiclus1 <- read.csv("data/apiclus1.csv")
 apipop <- read.csv("data/apipop.csv")
 
-# --- a small JSON writer with full precision ------------------------------------------------
-num <- function(x) ifelse(is.na(x), "null", sprintf("%.17g", x))
-to_json <- function(x) {
-  if (is.list(x)) {
-    if (!is.null(names(x))) {
-      items <- mapply(function(k, v) paste0('"', k, '": ', to_json(v)), names(x), x)
-      return(paste0("{", paste(items, collapse = ", "), "}"))
-    }
-    return(paste0("[", paste(sapply(x, to_json), collapse = ", "), "]"))
-  }
-  if (is.character(x)) {
-    s <- paste0('"', x, '"')
-    return(if (length(x) == 1) s else paste0("[", paste(s, collapse = ", "), "]"))
-  }
-  if (is.logical(x) && length(x) == 1) return(if (x) "true" else "false")
-  if (length(x) == 1 && is.null(dim(x))) return(num(x))
-  paste0("[", paste(num(as.vector(x)), collapse = ", "), "]")
-}
+source("json_writer.R")
+to_json <- json_writer(unbox = TRUE, matrix_rows = FALSE)
 
 # --- designs and population totals --------------------------------------------------------
 ds <- svydesign(id = ~1, strata = ~stype, weights = ~pw, data = apistrat, fpc = ~fpc)
