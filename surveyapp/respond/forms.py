@@ -201,20 +201,21 @@ def _scale_codes(scale: Scale) -> list[str | int]:
     return [*values, rules.NOT_APPLICABLE] if scale.not_applicable else values
 
 
-def _single_choice(q: Questionnaire, question: SingleChoiceQuestion) -> dict[str, Any]:
-    codes = _choice_codes(q, question)
-    fields: dict[str, Any] = {field_name(question.id): ChoiceAnswerField(codes=codes)}
+def _choice_fields(question: SingleChoiceQuestion | MultipleChoiceQuestion,
+                   answer: AnswerField) -> dict[str, Any]:
+    """The answer field of a choice question, plus its "other" text box when it has one."""
+    fields: dict[str, Any] = {field_name(question.id): answer}
     if question.other:
         fields[other_field_name(question.id)] = TextAnswerField()
     return fields
+
+
+def _single_choice(q: Questionnaire, question: SingleChoiceQuestion) -> dict[str, Any]:
+    return _choice_fields(question, ChoiceAnswerField(codes=_choice_codes(q, question)))
 
 
 def _multiple_choice(q: Questionnaire, question: MultipleChoiceQuestion) -> dict[str, Any]:
-    codes = _choice_codes(q, question)
-    fields: dict[str, Any] = {field_name(question.id): MultiChoiceAnswerField(codes=codes)}
-    if question.other:
-        fields[other_field_name(question.id)] = TextAnswerField()
-    return fields
+    return _choice_fields(question, MultiChoiceAnswerField(codes=_choice_codes(q, question)))
 
 
 def _scale(q: Questionnaire, question: ScaleQuestion) -> dict[str, Any]:
