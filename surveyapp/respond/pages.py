@@ -172,8 +172,8 @@ def anchor_for(violation_field: str) -> str:
     return field_name(violation_field)
 
 
-def _option_label(catalog: TextCatalog, list_name: str, option: Option) -> str:
-    return catalog[f"option.{list_name}.{option.code}"]
+def _option_label(catalog: TextCatalog, list_name: str, code: str) -> str:
+    return catalog[f"option.{list_name}.{code}"]
 
 
 def _option_description(catalog: TextCatalog, list_name: str, option: Option) -> str | None:
@@ -232,7 +232,7 @@ class PageBuilder:
         code = violation.params["option"]
         for option in options.options:
             if option.code == code:
-                label = _option_label(self.catalog, list_name, option)
+                label = _option_label(self.catalog, list_name, option.code)
                 return replace(violation, params={**violation.params, "label": label})
         return violation
 
@@ -325,7 +325,7 @@ class PageBuilder:
         list_name, _options = self.q.option_source(question)
         visible = rules.visible_options(self.q, question, self.answers)
         view.options = [
-            OptionView(option.code, _option_label(self.catalog, list_name, option),
+            OptionView(option.code, _option_label(self.catalog, list_name, option.code),
                        _option_description(self.catalog, list_name, option),
                        f"{view.name}-{option.code}")
             for option in visible
@@ -364,7 +364,7 @@ class PageBuilder:
         for row in rows.options:
             if row.code not in relevant:
                 continue
-            row_label = _option_label(self.catalog, rows_name, row)
+            row_label = _option_label(self.catalog, rows_name, row.code)
             cells = [
                 self._cell(question, column, header, row.code, row_label, form, messages)
                 for column, header in zip(question.columns, view.columns, strict=True)
@@ -385,7 +385,7 @@ class PageBuilder:
             kind = "select"
             list_name, _options = self.q.option_source(question, column)
             options = [
-                OptionView(option.code, _option_label(self.catalog, list_name, option),
+                OptionView(option.code, _option_label(self.catalog, list_name, option.code),
                            None, f"{name}-{option.code}")
                 for option in _options.options
             ]
@@ -458,7 +458,7 @@ def format_value(q: Questionnaire, catalog: TextCatalog, question: QuestionType,
         return catalog.get_text(f"scale.{scale_id}.{value}.label") or str(value)
     if isinstance(item, SingleChoiceQuestion | MultipleChoiceQuestion | SingleChoiceColumn):
         list_name, options = q.option_source(question, column)
-        labels = {option.code: catalog[f"option.{list_name}.{option.code}"]
+        labels = {option.code: _option_label(catalog, list_name, option.code)
                   for option in options.options}
         labels[rules.OTHER_CODE] = (catalog.get_text(f"question.{question.id}.other_label")
                                     or _("Other"))
@@ -494,7 +494,7 @@ def review_sections(q: Questionnaire, catalog: TextCatalog, sections: list[Secti
                     row_cells = cells.get(code, {})
                     if not row_cells:
                         continue  # rows left empty would only bury the answers given
-                    row_label = catalog[f"option.{rows_name}.{code}"]
+                    row_label = _option_label(catalog, rows_name, code)
                     shown_rows.append((row_label, [
                         (catalog[f"question.{question.id}.column.{column.id}.text"],
                          format_value(q, catalog, question, row_cells.get(column.id), column))
