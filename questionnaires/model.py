@@ -33,6 +33,10 @@ LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Language = Annotated[str, StringConstraints(pattern=LANGUAGE_PATTERN)]
 NonEmptyText = Annotated[str, StringConstraints(min_length=1)]
+#: Decimal places a number answer may have (questions and grid columns alike).
+DecimalPlaces = Annotated[int, Field(ge=0, le=10)]
+#: Longest text answer, in characters.
+TextLength = Annotated[int, Field(ge=1)]
 
 ProfileRole = Literal["country", "region", "nace", "employees", "size_class", "value_chain"]
 PROFILE_ROLES: tuple[str, ...] = (
@@ -247,21 +251,21 @@ class DecimalColumn(_ColumnBase):
     min: float | None = None
     max: float | None = None
     unit: str | None = None
-    decimals: Annotated[int, Field(ge=0, le=10)] | None = None
+    decimals: DecimalPlaces | None = None
 
 
 class PercentageColumn(_ColumnBase):
     """A grid column answered by a number from 0 to 100."""
 
     type: Literal["percentage"]
-    decimals: Annotated[int, Field(ge=0, le=10)] | None = None
+    decimals: DecimalPlaces | None = None
 
 
 class TextColumn(_ColumnBase):
     """A grid column answered by free text."""
 
     type: Literal["text"]
-    max_length: Annotated[int, Field(ge=1)] = 2000
+    max_length: TextLength = 2000
     multiline: bool = False
 
 
@@ -349,21 +353,21 @@ class DecimalQuestion(_AnsweredQuestion):
     min: float | None = None
     max: float | None = None
     unit: str | None = None
-    decimals: Annotated[int, Field(ge=0, le=10)] | None = None
+    decimals: DecimalPlaces | None = None
 
 
 class PercentageQuestion(_AnsweredQuestion):
     """A number from 0 to 100."""
 
     type: Literal["percentage"]
-    decimals: Annotated[int, Field(ge=0, le=10)] | None = None
+    decimals: DecimalPlaces | None = None
 
 
 class TextQuestion(_AnsweredQuestion):
     """Free text."""
 
     type: Literal["text"]
-    max_length: Annotated[int, Field(ge=1)] = 2000
+    max_length: TextLength = 2000
     multiline: bool = False
 
 
