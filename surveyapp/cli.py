@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from questionnaires.cli import questionnaire_group
 from surveyapp.tokens import redact_tokens
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @click.group()
@@ -33,6 +38,19 @@ def _engine(app: Any) -> Any:
     from surveyapp.db import get_engine
 
     return get_engine(app)
+
+
+@contextmanager
+def _app_session(app: Any, *, write: bool = True) -> Iterator[Session]:
+    """A session on the app's database; the engine is disposed of afterwards."""
+    from surveyapp.db import session_scope
+
+    engine = _engine(app)
+    try:
+        with session_scope(engine, write=write) as db:
+            yield db
+    finally:
+        engine.dispose()
 
 
 def _base_url(app: Any) -> str:
@@ -192,31 +210,26 @@ def campaigns_list_command(as_json: bool) -> None:
     """List campaigns: id, association, country, status, open link."""
     from sqlalchemy import select
 
-    from surveyapp.db import session_scope
     from surveyapp.models import Campaign
 
     app = _app()
-    engine = _engine(app)
     base = _base_url(app)
-    try:
-        with session_scope(engine, write=False) as db:
-            rows = [
-                {
-                    "id": campaign.id,
-                    "name": campaign.name,
-                    "association": campaign.association.name,
-                    "country": campaign.association.country,
-                    "status": campaign.status,
-                    "languages": list(campaign.languages),
-                    "questionnaire": f"{campaign.questionnaire_version.questionnaire_id} "
-                                     f"{campaign.questionnaire_version.version}",
-                    "open_link": f"{base}/o/{campaign.open_link_key}"
-                    if campaign.open_link_key else None,
-                }
-                for campaign in db.scalars(select(Campaign).order_by(Campaign.id))
-            ]
-    finally:
-        engine.dispose()
+    with _app_session(app, write=False) as db:
+        rows = [
+            {
+                "id": campaign.id,
+                "name": campaign.name,
+                "association": campaign.association.name,
+                "country": campaign.association.country,
+                "status": campaign.status,
+                "languages": list(campaign.languages),
+                "questionnaire": f"{campaign.questionnaire_version.questionnaire_id} "
+                                 f"{campaign.questionnaire_version.version}",
+                "open_link": f"{base}/o/{campaign.open_link_key}"
+                if campaign.open_link_key else None,
+            }
+            for campaign in db.scalars(select(Campaign).order_by(Campaign.id))
+        ]
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -250,24 +263,19 @@ def invitations_links_command(campaign_id: int, out: Path, reissue: bool) -> Non
     companies of the association without an invitation get one, invitations never handed
     out get a fresh token, and with --reissue so do links already handed out.
     """
-    from surveyapp.db import session_scope
     from surveyapp.invitations import CampaignNotFound, issue_links
 
     app = _app()
-    engine = _engine(app)
-    try:
-        with session_scope(engine) as db:
-            try:
-                result = issue_links(db, campaign_id, base_url=_base_url(app), reissue=reissue)
-            except CampaignNotFound as exc:
-                raise click.ClickException(str(exc)) from exc
-            with out.open("w", encoding="utf-8", newline="") as handle:
-                writer = csv.writer(handle, lineterminator="\n")
-                writer.writerow(["company_ref", "company_name", "contact_name",
-                                 "contact_email", "link"])
-                writer.writerows(result.rows)
-    finally:
-        engine.dispose()
+    with _app_session(app) as db:
+        try:
+            result = issue_links(db, campaign_id, base_url=_base_url(app), reissue=reissue)
+        except CampaignNotFound as exc:
+            raise click.ClickException(str(exc)) from exc
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(["company_ref", "company_name", "contact_name",
+                             "contact_email", "link"])
+            writer.writerows(result.rows)
     click.echo(f"Wrote {len(result.rows)} link(s) to {out}; "
                f"{result.skipped_sent} handed out before and {result.skipped_closed} "
                f"used or revoked were left as they are.")
@@ -289,20 +297,14 @@ def responses_group() -> None:
               help="CSV file to write.")
 def responses_export_command(campaign_id: int, out: Path) -> None:
     """Export the submitted responses of CAMPAIGN (an id): one row each, no contact data."""
-    from surveyapp.db import session_scope
     from surveyapp.exports import ExportError, write_responses_csv
 
-    app = _app()
-    engine = _engine(app)
-    try:
-        with session_scope(engine, write=False) as db, \
-                out.open("w", encoding="utf-8", newline="") as handle:
-            try:
-                count = write_responses_csv(db, campaign_id, handle)
-            except ExportError as exc:
-                raise click.ClickException(str(exc)) from exc
-    finally:
-        engine.dispose()
+    with _app_session(_app(), write=False) as db, \
+            out.open("w", encoding="utf-8", newline="") as handle:
+        try:
+            count = write_responses_csv(db, campaign_id, handle)
+        except ExportError as exc:
+            raise click.ClickException(str(exc)) from exc
     click.echo(f"Wrote {count} response(s) to {out}")
 
 
