@@ -204,6 +204,13 @@ class Invitation(Base):
     company: Mapped[Company] = relationship()
 
 
+def _one_response_per_invitation(status: str) -> Index:
+    """A partial unique index: at most one response of ``status`` per invitation."""
+    where = text(f"status = '{status}'")
+    return Index(f"uq_response_invitation_{status}", "invitation_id", unique=True,
+                 sqlite_where=where, postgresql_where=where)
+
+
 class Response(Base):
     """One company's answers to a campaign's questionnaire version."""
 
@@ -212,20 +219,8 @@ class Response(Base):
         CheckConstraint(_in("status", RESPONSE_STATUSES), name="status"),
         # At most one submitted and at most one unfinished response per invitation: partial
         # unique indexes, which SQLite and PostgreSQL both enforce.
-        Index(
-            "uq_response_invitation_submitted",
-            "invitation_id",
-            unique=True,
-            sqlite_where=text("status = 'submitted'"),
-            postgresql_where=text("status = 'submitted'"),
-        ),
-        Index(
-            "uq_response_invitation_in_progress",
-            "invitation_id",
-            unique=True,
-            sqlite_where=text("status = 'in_progress'"),
-            postgresql_where=text("status = 'in_progress'"),
-        ),
+        _one_response_per_invitation("submitted"),
+        _one_response_per_invitation("in_progress"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
