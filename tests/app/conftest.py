@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -231,3 +232,24 @@ MINI_TRAINING = {"q_has_plan": "yes", "q_budget": "1,5", "q_barriers": ["cost"],
 def respondent(client: FlaskClient) -> Respondent:
     """A respondent driving the test client."""
     return Respondent(client)
+
+
+def run_in_parallel(count: int, action: Callable[[int], Any]) -> tuple[list[Any], list[Any]]:
+    """Run ``action`` in ``count`` threads released together; (results, errors)."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+    errors: list[BaseException] = []
+
+    def run(number: int) -> None:
+        try:
+            barrier.wait()
+            results[number] = action(number)
+        except BaseException as exc:  # noqa: BLE001 (collected and asserted by the caller)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, errors

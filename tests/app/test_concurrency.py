@@ -8,7 +8,6 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -23,30 +22,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from surveyapp.models import Response
-from tests.app.conftest import MINI_PROFILE, MINI_SKILLS, MINI_TRAINING, Respondent, SurveySetup
+from tests.app.conftest import (
+    MINI_PROFILE,
+    MINI_SKILLS,
+    MINI_TRAINING,
+    Respondent,
+    SurveySetup,
+    run_in_parallel,
+)
 
 PARALLEL = 20
-
-
-def _run_in_parallel(count: int, action: Callable[[int], Any]) -> tuple[list[Any], list[Any]]:
-    """Run ``action`` in ``count`` threads released together; (results, errors)."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-    errors: list[BaseException] = []
-
-    def run(number: int) -> None:
-        try:
-            barrier.wait()
-            results[number] = action(number)
-        except BaseException as exc:  # noqa: BLE001 (collected and asserted by the caller)
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results, errors
 
 
 def _browser_copies(app: Flask, respondent: Respondent, count: int) -> list[Any]:
@@ -78,7 +63,7 @@ def test_twenty_parallel_submits_leave_one_submitted_response(
     form = _submit_form_on_review(make_campaign, respondent)
     clients = _browser_copies(app, respondent, PARALLEL)
 
-    results, errors = _run_in_parallel(
+    results, errors = run_in_parallel(
         PARALLEL, lambda n: clients[n].post("/survey/submit", data=form)
     )
 
@@ -127,7 +112,7 @@ def test_twenty_respondents_saving_at_once_all_succeed(
         forms.append({"csrf_token": respondent.csrf(), "ticket": respondent.ticket(),
                       "action": "next", **MINI_PROFILE})
 
-    results, errors = _run_in_parallel(
+    results, errors = run_in_parallel(
         PARALLEL,
         lambda n: respondents[n].client.post("/survey/page/profile", data=forms[n]),
     )
@@ -149,7 +134,7 @@ def test_two_devices_starting_the_same_invitation_share_one_response(
         device.get("/survey/start")
         forms.append({"csrf_token": device.csrf(), "language": "en"})
 
-    results, errors = _run_in_parallel(
+    results, errors = run_in_parallel(
         len(devices), lambda n: devices[n].client.post("/survey/start", data=forms[n])
     )
 
@@ -264,7 +249,7 @@ def test_real_server_processes_submit_exactly_once(
     _answer_all(browser, setup.tokens[0])
     form = {"csrf_token": browser.csrf()}
     tabs = [browser.copy() for _ in range(PARALLEL)]
-    results, errors = _run_in_parallel(PARALLEL,
+    results, errors = run_in_parallel(PARALLEL,
                                        lambda n: tabs[n].request("/survey/submit", form))
     assert errors == []
     assert {status for status, _ in results} == {302}
@@ -273,7 +258,7 @@ def test_real_server_processes_submit_exactly_once(
     for other, token in zip(others, setup.tokens[1:], strict=True):
         _answer_all(other, token)
     forms = [{"csrf_token": other.csrf()} for other in others]
-    results, errors = _run_in_parallel(
+    results, errors = run_in_parallel(
         len(others), lambda n: others[n].request("/survey/submit", forms[n]))
     assert errors == []
     assert {status for status, _ in results} == {302}

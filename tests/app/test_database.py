@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -13,7 +12,7 @@ from surveyapp import ratelimit
 from surveyapp.db import Base, make_engine, session_factory, session_scope
 from surveyapp.models import Campaign, Invitation, Response
 from surveyapp.tokens import new_key
-from tests.app.conftest import SurveySetup
+from tests.app.conftest import SurveySetup, run_in_parallel
 
 
 @pytest.fixture
@@ -46,23 +45,13 @@ def test_concurrent_sqlite_writers_wait_instead_of_failing(sqlite_engine: Engine
     # Each writer reads, then writes: with deferred transactions two of them would deadlock on
     # the lock upgrade and one would fail with "database is locked"; BEGIN IMMEDIATE serialises.
     writers = 12
-    barrier = threading.Barrier(writers)
-    errors: list[BaseException] = []
 
     def write(number: int) -> None:
-        try:
-            barrier.wait()
-            with session_scope(sqlite_engine) as session:
-                session.execute(select(func.count()).select_from(Response)).scalar()
-                ratelimit.record_attempt(session, "writer", 600)
-        except BaseException as exc:  # noqa: BLE001 (collected and asserted below)
-            errors.append(exc)
+        with session_scope(sqlite_engine) as session:
+            session.execute(select(func.count()).select_from(Response)).scalar()
+            ratelimit.record_attempt(session, "writer", 600)
 
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _, errors = run_in_parallel(writers, write)
     assert errors == []
     with session_scope(sqlite_engine, write=False) as session:
         assert ratelimit.attempts(session, "writer", 600) == writers
