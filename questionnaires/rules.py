@@ -85,7 +85,12 @@ from questionnaires.model import (
     TextColumn,
     TextQuestion,
 )
-from questionnaires.variables import question_variable_names
+from questionnaires.variables import (
+    cell_variable_name,
+    flag_variable_name,
+    other_text_name,
+    question_variable_names,
+)
 
 __all__ = [
     "NOT_APPLICABLE",
@@ -302,7 +307,7 @@ def _answer_env(q: Questionnaire, answers: Mapping[str, object]) -> dict[str, ob
                 row_answers = row_answers if isinstance(row_answers, Mapping) else {}
                 for column in question.columns:
                     value = _typed(q, column, row_answers.get(column.id))
-                    env[f"{qid}_{row.code}_{column.id}"] = value
+                    env[cell_variable_name(qid, row.code, column.id)] = value
                     if value is not None and row.code not in answered_rows:
                         answered_rows.append(row.code)
             env[qid] = answered_rows or None
@@ -314,12 +319,14 @@ def _answer_env(q: Questionnaire, answers: Mapping[str, object]) -> dict[str, ob
         if isinstance(question, MultipleChoiceQuestion):
             codes = value if isinstance(value, list) else None
             for option in q.options_for(question):
-                env[f"{qid}_{option.code}"] = None if codes is None else int(option.code in codes)
+                env[flag_variable_name(qid, option.code)] = (
+                    None if codes is None else int(option.code in codes)
+                )
         if isinstance(question, SingleChoiceQuestion | MultipleChoiceQuestion) and question.other:
-            text = answers.get(f"{qid}_other")
+            text = answers.get(other_text_name(qid))
             chosen = _other_chosen(question, value)
             given = chosen and isinstance(text, str) and bool(text.strip())
-            env[f"{qid}_other"] = text if given else None
+            env[other_text_name(qid)] = text if given else None
     return env
 
 
@@ -337,7 +344,7 @@ def _row_env(env: dict[str, object], question: GridQuestion,
     """The environment of one grid row: ``row`` and the row's own cells by column id."""
     bound: dict[str, object] = {"row": row}
     for column in question.columns:
-        bound[column.id] = env.get(f"{question.id}_{row}_{column.id}")
+        bound[column.id] = env.get(cell_variable_name(question.id, row, column.id))
     return ChainMap(bound, env)
 
 
@@ -392,10 +399,10 @@ def _resolve_rows(q: Questionnaire, question: GridQuestion, env: dict[str, objec
             relevant.append(row.code)
         else:
             for column in question.columns:
-                env[f"{question.id}_{row.code}_{column.id}"] = None
+                env[cell_variable_name(question.id, row.code, column.id)] = None
     answered = [
         row for row in relevant
-        if any(env.get(f"{question.id}_{row}_{column.id}") is not None
+        if any(env.get(cell_variable_name(question.id, row, column.id)) is not None
                for column in question.columns)
     ]
     env[question.id] = answered or None
@@ -694,8 +701,8 @@ def _validate_choice(q: Questionnaire, question: SingleChoiceQuestion | Multiple
         if question.max_selected is not None and len(chosen) > question.max_selected:
             violations.append(_builtin(qid, "max_selected", max_selected=question.max_selected))
     if _other_chosen(question, raw):
-        text = answers.get(f"{qid}_other")
-        other_field = f"{qid}_other"
+        text = answers.get(other_text_name(qid))
+        other_field = other_text_name(qid)
         if _is_blank(text):
             violations.append(_builtin(other_field, "other_text"))
         elif not isinstance(text, str):
@@ -810,9 +817,9 @@ def prune_irrelevant(q: Questionnaire, answers: Mapping[str, object]) -> dict[st
             continue
         pruned[qid] = list(raw) if isinstance(raw, list | tuple) else raw
         if isinstance(question, SingleChoiceQuestion | MultipleChoiceQuestion):
-            other = answers.get(f"{qid}_other")
+            other = answers.get(other_text_name(qid))
             if _other_chosen(question, raw) and not _is_blank(other):
-                pruned[f"{qid}_other"] = other
+                pruned[other_text_name(qid)] = other
     return pruned
 
 
@@ -853,7 +860,7 @@ def _not_applicable_answers(q: Questionnaire, answers: Mapping[str, object]) -> 
                 for column in question.columns:
                     if (isinstance(column, ScaleColumn) and _offers_na(q, column)
                             and row_cells.get(column.id) == NOT_APPLICABLE):
-                        found.append(f"{question.id}_{row}_{column.id}")
+                        found.append(cell_variable_name(question.id, row, column.id))
     return found
 
 
@@ -864,7 +871,7 @@ def _scale_variable_names(q: Questionnaire) -> set[str]:
             names.add(question.id)
         elif isinstance(question, GridQuestion):
             names.update(
-                f"{question.id}_{row.code}_{column.id}"
+                cell_variable_name(question.id, row.code, column.id)
                 for row in q.options_for(question)
                 for column in question.columns
                 if isinstance(column, ScaleColumn)
@@ -894,19 +901,20 @@ def env_from_flat(q: Questionnaire, row: Mapping[str, object]) -> dict[str, obje
             env[name] = None if missing else value
         qid = question.id
         if isinstance(question, MultipleChoiceQuestion):
-            flags = {option.code: env.get(f"{qid}_{option.code}")
+            flags = {option.code: env.get(flag_variable_name(qid, option.code))
                      for option in q.options_for(question)}
-            if all(flag is None for flag in flags.values()) and env.get(f"{qid}_other") is None:
+            other = env.get(other_text_name(qid))
+            if all(flag is None for flag in flags.values()) and other is None:
                 env[qid] = None
             else:
                 codes = [code for code, flag in flags.items() if flag is not None and flag == 1]
-                if question.other and env.get(f"{qid}_other") is not None:
+                if question.other and other is not None:
                     codes.append(OTHER_CODE)
                 env[qid] = codes
         elif isinstance(question, GridQuestion):
             answered = [
                 option.code for option in q.options_for(question)
-                if any(env.get(f"{qid}_{option.code}_{column.id}") is not None
+                if any(env.get(cell_variable_name(qid, option.code, column.id)) is not None
                        for column in question.columns)
             ]
             env[qid] = answered or None

@@ -66,6 +66,21 @@ class Variable:
     not_applicable: bool = False
 
 
+def other_text_name(question_id: str) -> str:
+    """The name of a choice question's "other, please specify" text: answer key and variable."""
+    return f"{question_id}_other"
+
+
+def flag_variable_name(question_id: str, code: str) -> str:
+    """The name of the 0/1 variable of one option of a multiple-choice question."""
+    return f"{question_id}_{code}"
+
+
+def cell_variable_name(question_id: str, row: str, column: str) -> str:
+    """The name of the variable of one grid cell."""
+    return f"{question_id}_{row}_{column}"
+
+
 def questionnaire_variables(
     questionnaire: Questionnaire, lang: str | None = None
 ) -> list[Variable]:
@@ -93,13 +108,15 @@ def question_variable_names(questionnaire: Questionnaire, question: QuestionType
     if isinstance(question, NoteQuestion):
         return []
     if isinstance(question, MultipleChoiceQuestion):
-        names = [f"{qid}_{option.code}" for option in questionnaire.options_for(question)]
-        return names + ([f"{qid}_other"] if question.other else [])
+        names = [
+            flag_variable_name(qid, option.code) for option in questionnaire.options_for(question)
+        ]
+        return names + ([other_text_name(qid)] if question.other else [])
     if isinstance(question, SingleChoiceQuestion):
-        return [qid] + ([f"{qid}_other"] if question.other else [])
+        return [qid] + ([other_text_name(qid)] if question.other else [])
     if isinstance(question, GridQuestion):
         return [
-            f"{qid}_{row.code}_{column.id}"
+            cell_variable_name(qid, row.code, column.id)
             for row in questionnaire.options_for(question)
             for column in question.columns
         ]
@@ -155,7 +172,7 @@ def _question_variables(
         # then names the answer by its code.
         other_label = catalog.get_text(f"question.{qid}.other_label") or OTHER_CODE
         other = (
-            [where.variable(f"{qid}_other", "text", label=f"{text}: {other_label}",
+            [where.variable(other_text_name(qid), "text", label=f"{text}: {other_label}",
                             option=OTHER_CODE)]
             if question.other else []
         )
@@ -165,7 +182,8 @@ def _question_variables(
             return [where.variable(qid, "categorical", label=text, value_labels=labels,
                                    profile=profile), *other]
         flags = [
-            where.variable(f"{qid}_{code}", "multiple_flag", label=f"{text}: {label}",
+            where.variable(flag_variable_name(qid, str(code)), "multiple_flag",
+                           label=f"{text}: {label}",
                            value_labels=dict(FLAG_LABELS), option=str(code), profile=profile)
             for code, label in labels.items()
         ]
@@ -214,7 +232,7 @@ def _cell_variable(
 ) -> Variable:
     qid = question.id
     column_text = catalog[f"question.{qid}.column.{column.id}.text"]
-    name = f"{qid}_{row_code}_{column.id}"
+    name = cell_variable_name(qid, row_code, column.id)
     label = f"{row_text}: {column_text}"
     cell: dict[str, Any] = {
         "row": row_code,
