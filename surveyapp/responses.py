@@ -26,6 +26,7 @@ from questionnaires.model import (
     Section,
     SingleChoiceQuestion,
 )
+from questionnaires.variables import other_text_name
 from surveyapp.models import Campaign, Invitation, Response, utcnow
 from surveyapp.questionnaire_store import questionnaire_of
 from surveyapp.tokens import new_key, new_token, token_hash
@@ -68,7 +69,7 @@ def section_answer_keys(section: Section) -> list[str]:
             continue
         keys.append(question.id)
         if isinstance(question, SingleChoiceQuestion | MultipleChoiceQuestion) and question.other:
-            keys.append(f"{question.id}_other")
+            keys.append(other_text_name(question.id))
     return keys
 
 

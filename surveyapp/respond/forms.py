@@ -38,6 +38,7 @@ from questionnaires.model import (
     TextColumn,
     TextQuestion,
 )
+from questionnaires.variables import other_text_name
 
 #: Spaces people type inside numbers ("1 200", with no-break or thin spaces).
 _NUMBER_SPACES = re.compile(r"[\s\u00a0\u202f\u2009']")
@@ -303,7 +304,7 @@ def initial_data(q: Questionnaire, section: Section, answers: Mapping[str, Any])
             continue
         data[field_name(question.id)] = value
         if isinstance(question, SingleChoiceQuestion | MultipleChoiceQuestion) and question.other:
-            data[other_field_name(question.id)] = answers.get(f"{question.id}_other")
+            data[other_field_name(question.id)] = answers.get(other_text_name(question.id))
     return data
 
 
@@ -327,7 +328,7 @@ def page_answers(q: Questionnaire, section: Section, form: FlaskForm) -> dict[st
             continue
         answers[question.id] = form[field_name(question.id)].data
         if isinstance(question, SingleChoiceQuestion | MultipleChoiceQuestion) and question.other:
-            answers[f"{question.id}_other"] = form[other_field_name(question.id)].data
+            answers[other_text_name(question.id)] = form[other_field_name(question.id)].data
     return answers
 
 

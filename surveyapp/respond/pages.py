@@ -40,6 +40,7 @@ from questionnaires.model import (
 )
 from questionnaires.rules import RuleViolation
 from questionnaires.translations import TextCatalog
+from questionnaires.variables import other_text_name
 from surveyapp.respond.forms import (
     AnswerField,
     ChoiceAnswerField,
@@ -504,7 +505,7 @@ def review_sections(q: Questionnaire, catalog: TextCatalog, sections: list[Secti
                                         shown_rows))
                 continue
             answer = format_value(q, catalog, question, value)
-            other = answers.get(f"{question.id}_other")
+            other = answers.get(other_text_name(question.id))
             if other:
                 answer = f"{answer} ({other})"
             items.append(ReviewItem(text, answer))
