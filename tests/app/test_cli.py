@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from surveyapp.cli import main, redact_tokens
 from surveyapp.db import get_engine, session_scope
 from surveyapp.models import Association, Campaign, Invitation, Response, User
 from surveyapp.questionnaire_store import questionnaire_of
+from tests.app.conftest import free_port
 
 SECRET = "cli-test-secret-key-of-sufficient-length"
 
@@ -197,19 +197,13 @@ def test_access_logs_never_show_invitation_tokens() -> None:
     assert redact_tokens("/survey/page/profile") == "/survey/page/profile"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_serve_runs_gunicorn(sqlite_url: str, tmp_path: Path) -> None:
     env = {**os.environ, "SKILLSGAP_DATABASE_URL": sqlite_url, "SKILLSGAP_SECRET_KEY": SECRET,
            "SKILLSGAP_INSTANCE_PATH": str(tmp_path / "instance")}
     subprocess.run([sys.executable, "-m", "surveyapp.cli", "db", "upgrade"], env=env,
                    check=True, capture_output=True)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "surveyapp.cli", "serve", "--port", str(port), "--workers", "1"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.cookiejar
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from tests.app.conftest import (
     MINI_TRAINING,
     Respondent,
     SurveySetup,
+    free_port,
     run_in_parallel,
 )
 
@@ -190,7 +190,7 @@ class HttpBrowser:
 @pytest.fixture
 def live_server(db_url: str, app: Flask, tmp_path: Path) -> Iterator[str]:
     """`skillsgap serve` (gunicorn, two worker processes) on the test database."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SKILLSGAP_DATABASE_URL": db_url,
            "SKILLSGAP_SECRET_KEY": "live-server-secret-key-of-sufficient-length",
            "SKILLSGAP_INSTANCE_PATH": str(tmp_path / "instance")}
@@ -217,12 +217,6 @@ def live_server(db_url: str, app: Flask, tmp_path: Path) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _answer_all(browser: HttpBrowser, token: str) -> None:
