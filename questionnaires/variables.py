@@ -18,6 +18,7 @@ from questionnaires.model import (
     IntegerQuestion,
     MultipleChoiceQuestion,
     NoteQuestion,
+    OptionList,
     PercentageColumn,
     PercentageQuestion,
     Questionnaire,
@@ -164,10 +165,7 @@ def _question_variables(
     unit = catalog.get_text(f"question.{qid}.unit")
     profile = question.profile
     if isinstance(question, SingleChoiceQuestion | MultipleChoiceQuestion):
-        list_name, options = q.option_source(question)
-        labels: dict[str | int, str] = {
-            option.code: catalog[f"option.{list_name}.{option.code}"] for option in options.options
-        }
+        labels = _option_labels(catalog, *q.option_source(question))
         # Without an other_label the app shows its own (interface) wording; the codebook
         # then names the answer by its code.
         other_label = catalog.get_text(f"question.{qid}.other_label") or OTHER_CODE
@@ -214,6 +212,12 @@ def _question_variables(
     raise TypeError(f"question {qid!r} has an unknown type {question.type!r}")
 
 
+def _option_labels(catalog: TextCatalog, list_name: str, options: OptionList
+                   ) -> dict[str | int, str]:
+    return {option.code: catalog[f"option.{list_name}.{option.code}"]
+            for option in options.options}
+
+
 def _scale_labels(catalog: TextCatalog, scale_id: str, q: Questionnaire) -> dict[str | int, str]:
     return {
         level.value: catalog[f"scale.{scale_id}.{level.value}.label"]
@@ -240,10 +244,7 @@ def _cell_variable(
         "row_relevance": question.row_relevant,
     }
     if isinstance(column, SingleChoiceColumn):
-        list_name, options = q.option_source(question, column)
-        labels: dict[str | int, str] = {
-            option.code: catalog[f"option.{list_name}.{option.code}"] for option in options.options
-        }
+        labels = _option_labels(catalog, *q.option_source(question, column))
         return where.variable(name, "categorical", label, value_labels=labels, **cell)
     if isinstance(column, ScaleColumn):
         scale = q.scales[column.scale]
