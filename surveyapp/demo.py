@@ -30,6 +30,7 @@ from surveyapp.models import Association, Campaign, Company, Invitation, User
 from surveyapp.questionnaire_store import publish
 from surveyapp.responses import (
     page_violations,
+    questionnaire_of_campaign,
     save_page,
     section_answer_keys,
     start_response,
@@ -246,13 +247,6 @@ def answer_through_services(db: Session, campaign: Campaign, invitation: Invitat
             raise RuntimeError(f"demo answers break the rules of page {section.id!r}: {details}")
     if not submit(db, response):
         raise RuntimeError(f"demo response {response.key} was already submitted")
-
-
-def questionnaire_of_campaign(campaign: Campaign) -> Questionnaire:
-    """The questionnaire a campaign is pinned to."""
-    from surveyapp.questionnaire_store import questionnaire_of
-
-    return questionnaire_of(campaign.questionnaire_version)
 
 
 def is_empty(engine: Engine) -> bool:

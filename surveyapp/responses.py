@@ -56,6 +56,11 @@ class IncompleteResponse(SurveyError):
         super().__init__(f"section {section_id!r} has {len(violations)} unresolved problem(s)")
 
 
+def questionnaire_of_campaign(campaign: Campaign) -> Questionnaire:
+    """The questionnaire version a campaign is pinned to."""
+    return questionnaire_of(campaign.questionnaire_version)
+
+
 def questionnaire_for(response: Response) -> Questionnaire:
     """The questionnaire version a response is pinned to."""
     return questionnaire_of(response.questionnaire_version)

@@ -41,7 +41,6 @@ from questionnaires.translations import TextCatalog
 from surveyapp import ratelimit
 from surveyapp.db import commit, get_db
 from surveyapp.models import Campaign, Invitation, Response
-from surveyapp.questionnaire_store import questionnaire_of
 from surveyapp.respond import forms, pages
 from surveyapp.responses import (
     AlreadySubmitted,
@@ -52,6 +51,7 @@ from surveyapp.responses import (
     merge_page,
     page_violations,
     questionnaire_for,
+    questionnaire_of_campaign,
     relevant_sections,
     response_of_resume_token,
     save_page,
@@ -392,11 +392,6 @@ def _resume_url(response: Response) -> str | None:
             or token_hash(token) != response.resume_token_hash):
         return None
     return url_for("respond.resume_link", token=token, _external=True)
-
-
-def questionnaire_of_campaign(campaign: Campaign) -> Questionnaire:
-    """The questionnaire version a campaign is pinned to."""
-    return questionnaire_of(campaign.questionnaire_version)
 
 
 def _render_page(
