@@ -210,6 +210,38 @@ class Rule(_Frozen):
     )
 
 
+# --------------------------------------------------------------------------- answer types
+
+# What a question and a grid column of the same answer type share. Each is the first base of
+# its question and its column, so that these fields come after the common ones, as written.
+
+
+class _IntegerAnswer(_Frozen):
+    type: Literal["integer"]
+    min: int | None = None
+    max: int | None = None
+    unit: str | None = None
+
+
+class _DecimalAnswer(_Frozen):
+    type: Literal["decimal"]
+    min: float | None = None
+    max: float | None = None
+    unit: str | None = None
+    decimals: DecimalPlaces | None = None
+
+
+class _PercentageAnswer(_Frozen):
+    type: Literal["percentage"]
+    decimals: DecimalPlaces | None = None
+
+
+class _TextAnswer(_Frozen):
+    type: Literal["text"]
+    max_length: TextLength = 2000
+    multiline: bool = False
+
+
 # --------------------------------------------------------------------------- grid columns
 
 
@@ -235,38 +267,20 @@ class ScaleColumn(_ColumnBase):
     scale: Identifier
 
 
-class IntegerColumn(_ColumnBase):
+class IntegerColumn(_IntegerAnswer, _ColumnBase):
     """A grid column answered by a whole number."""
 
-    type: Literal["integer"]
-    min: int | None = None
-    max: int | None = None
-    unit: str | None = None
 
-
-class DecimalColumn(_ColumnBase):
+class DecimalColumn(_DecimalAnswer, _ColumnBase):
     """A grid column answered by a number."""
 
-    type: Literal["decimal"]
-    min: float | None = None
-    max: float | None = None
-    unit: str | None = None
-    decimals: DecimalPlaces | None = None
 
-
-class PercentageColumn(_ColumnBase):
+class PercentageColumn(_PercentageAnswer, _ColumnBase):
     """A grid column answered by a number from 0 to 100."""
 
-    type: Literal["percentage"]
-    decimals: DecimalPlaces | None = None
 
-
-class TextColumn(_ColumnBase):
+class TextColumn(_TextAnswer, _ColumnBase):
     """A grid column answered by free text."""
-
-    type: Literal["text"]
-    max_length: TextLength = 2000
-    multiline: bool = False
 
 
 GridColumn = Annotated[
@@ -337,38 +351,20 @@ class MultipleChoiceQuestion(_AnsweredQuestion):
     choice_filter: str | None = None
 
 
-class IntegerQuestion(_AnsweredQuestion):
+class IntegerQuestion(_IntegerAnswer, _AnsweredQuestion):
     """A whole number with optional bounds and unit."""
 
-    type: Literal["integer"]
-    min: int | None = None
-    max: int | None = None
-    unit: str | None = None
 
-
-class DecimalQuestion(_AnsweredQuestion):
+class DecimalQuestion(_DecimalAnswer, _AnsweredQuestion):
     """A number with optional bounds, unit and number of decimals."""
 
-    type: Literal["decimal"]
-    min: float | None = None
-    max: float | None = None
-    unit: str | None = None
-    decimals: DecimalPlaces | None = None
 
-
-class PercentageQuestion(_AnsweredQuestion):
+class PercentageQuestion(_PercentageAnswer, _AnsweredQuestion):
     """A number from 0 to 100."""
 
-    type: Literal["percentage"]
-    decimals: DecimalPlaces | None = None
 
-
-class TextQuestion(_AnsweredQuestion):
+class TextQuestion(_TextAnswer, _AnsweredQuestion):
     """Free text."""
-
-    type: Literal["text"]
-    max_length: TextLength = 2000
-    multiline: bool = False
 
 
 class ScaleQuestion(_AnsweredQuestion):
