@@ -150,42 +150,39 @@ class Node:
 
 
 @dataclass(frozen=True)
-class Literal(Node):
+class _Constant(Node):
+    """What the literals share: equality by kind and value, so that ``true`` is not ``1``."""
+
+    value: bool | str | int | float | None
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when of the same node and value type and of equal value."""
+        return (
+            type(other) is type(self)
+            and isinstance(other, _Constant)
+            and type(self.value) is type(other.value)
+            and self.value == other.value
+        )
+
+    def __hash__(self) -> int:
+        """Hash consistent with equality."""
+        return hash((type(self), type(self.value), self.value))
+
+
+# eq=False: the subclasses keep the equality of _Constant instead of a generated one.
+@dataclass(frozen=True, eq=False)
+class Literal(_Constant):
     """``true``, ``false``, ``null`` or a text literal."""
 
     value: bool | str | None
 
-    def __eq__(self, other: object) -> bool:
-        """Equal when of the same kind and value (``true`` is not ``1``)."""
-        return (
-            isinstance(other, Literal)
-            and type(self.value) is type(other.value)
-            and self.value == other.value
-        )
 
-    def __hash__(self) -> int:
-        """Hash consistent with equality."""
-        return hash((Literal, type(self.value), self.value))
-
-
-@dataclass(frozen=True)
-class Number(Node):
+@dataclass(frozen=True, eq=False)
+class Number(_Constant):
     """A numeric literal; ``numeral`` is the digits as written, printed back unchanged."""
 
     value: int | float
     numeral: str = field(compare=False)
-
-    def __eq__(self, other: object) -> bool:
-        """Equal when of the same numeric type and value."""
-        return (
-            isinstance(other, Number)
-            and type(self.value) is type(other.value)
-            and self.value == other.value
-        )
-
-    def __hash__(self) -> int:
-        """Hash consistent with equality."""
-        return hash((Number, type(self.value), self.value))
 
 
 @dataclass(frozen=True)
