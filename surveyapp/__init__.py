@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, render_template, request, session
+from flask import Flask, Response, g, render_template, request, session
 from flask_babel import Babel, format_datetime, format_percent, get_locale
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -79,8 +79,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _select_locale() -> str:
-    """The interface language: the respondent's choice, else the browser's, else English."""
+    """The interface language: the page's survey language, the respondent's choice, the
+    browser's, else English."""
     languages = list(current_languages())
+    survey_language = g.get("survey_language")
+    if isinstance(survey_language, str):
+        # A survey page speaks its questionnaire's language; English where the interface has
+        # no catalog for it (the source language, never a blank).
+        return survey_language if survey_language in languages else "en"
     chosen = session.get("lang")
     if isinstance(chosen, str) and chosen in languages:
         return chosen

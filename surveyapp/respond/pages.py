@@ -258,7 +258,8 @@ class PageBuilder:
                 continue
             for text in texts:
                 if anchor in shown:
-                    summary.append(ErrorLink(anchor, text, _short(shown[anchor])))
+                    label, target = shown[anchor]
+                    summary.append(ErrorLink(target, text, _short(label)))
                 elif text not in page_errors:
                     page_errors.append(text)
         return PageView(
@@ -271,16 +272,21 @@ class PageBuilder:
         )
 
     @staticmethod
-    def _shown_anchors(questions: list[QuestionView]) -> dict[str, str]:
-        """Every element an error can point at on the page, with a label naming it."""
-        anchors: dict[str, str] = {}
+    def _shown_anchors(questions: list[QuestionView]) -> dict[str, tuple[str, str]]:
+        """Every element an error can point at on the page: a label naming it, the link target.
+
+        A grid row's error links to the row's first control, not to the row, so following
+        the link puts the keyboard focus where the answer is typed.
+        """
+        anchors: dict[str, tuple[str, str]] = {}
         for view in questions:
-            anchors[view.name] = view.text
+            anchors[view.name] = (view.text, view.name)
             if view.other_name:
-                anchors[view.other_name] = f"{view.text} ({view.other_label})"
+                anchors[view.other_name] = (f"{view.text} ({view.other_label})", view.other_name)
             for row in view.rows:
-                anchors[row.anchor] = f"{view.text}: {row.label}"
-                anchors.update((cell.name, cell.label) for cell in row.cells)
+                first = row.cells[0].name if row.cells else row.anchor
+                anchors[row.anchor] = (f"{view.text}: {row.label}", first)
+                anchors.update((cell.name, (cell.label, cell.name)) for cell in row.cells)
         return anchors
 
     def question(self, question: QuestionType, form: SectionFormBase,

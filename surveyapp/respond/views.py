@@ -20,6 +20,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -28,6 +29,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import refresh as refresh_locale
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -279,6 +281,19 @@ def _language(respondent: Respondent) -> str:
     return request.accept_languages.best_match(languages) or languages[0]
 
 
+def _use_language(language: str) -> str:
+    """Make `language` the interface language of this request too, and return it.
+
+    The questionnaire's texts and the interface's own strings must speak one language on a
+    page (and `<html lang>` must name it, WCAG 3.1.1): the locale selector reads this choice
+    first, and the refresh drops a locale Flask-Babel may have cached earlier in the request
+    (a language switch on the page that is being re-rendered).
+    """
+    g.survey_language = language
+    refresh_locale()
+    return language
+
+
 def _catalog(questionnaire: Questionnaire, language: str) -> TextCatalog:
     return TextCatalog(questionnaire, language)
 
@@ -367,7 +382,7 @@ def start() -> ResponseReturnValue:
                 session[_RESUME] = resume_token
             return redirect(url_for("respond.survey"))
         form.language.errors = [_("Choose a language.")]
-    language = str(form.language.data or _language(respondent))
+    language = _use_language(str(form.language.data or _language(respondent)))
     catalog = _catalog(questionnaire, language)
     return render_template(
         "respond/start.html",
@@ -406,7 +421,7 @@ def _render_page(
     notice: str | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
-    language = _language_for_response(response)
+    language = _use_language(_language_for_response(response))
     catalog = _catalog(questionnaire, language)
     builder = pages.PageBuilder(questionnaire, catalog, answers)
     view = builder.page(section, form, violations, parse_errors)
@@ -566,7 +581,7 @@ def review() -> ResponseReturnValue:
 def _render_review(response: Response, notice: str | None = None,
                    status: int = 200) -> ResponseReturnValue:
     questionnaire = questionnaire_for(response)
-    language = _language_for_response(response)
+    language = _use_language(_language_for_response(response))
     catalog = _catalog(questionnaire, language)
     sections = page_order(questionnaire, response.answers or {}, response.channel)
     return render_template(
@@ -613,7 +628,7 @@ def done() -> ResponseReturnValue:
     if response is None or response.status != "submitted":
         return redirect(url_for("respond.survey"))
     questionnaire = questionnaire_for(response)
-    language = _language_for_response(response)
+    language = _use_language(_language_for_response(response))
     return render_template("respond/done.html", response=response,
                            title=_catalog(questionnaire, language)["title"], lang=language)
 
@@ -627,7 +642,7 @@ def saved() -> ResponseReturnValue:
     if response is None:
         return redirect(url_for("respond.start"))
     questionnaire = questionnaire_for(response)
-    language = _language_for_response(response)
+    language = _use_language(_language_for_response(response))
     return render_template("respond/saved.html",
                            title=_catalog(questionnaire, language)["title"], lang=language,
                            invitation=respondent.invitation is not None,

@@ -210,3 +210,31 @@ def test_chosen_language_translates_the_answer_pages(
     failed_html = failed.get_data(as_text=True)
     assert _translation("de", "Enter a whole number, for example 120.") in failed_html
     assert _translation("de", "There is a problem") in failed_html
+
+
+def test_start_page_speaks_one_language(
+    make_campaign: Callable[..., SurveySetup], respondent: Respondent
+) -> None:
+    """A browser language the campaign lacks never mixes two languages on one page."""
+    setup = make_campaign(languages=("en", "de"))
+    respondent.client.get(f"/o/{setup.open_key}")
+    page = respondent.get("/survey/start", headers={"Accept-Language": "pl,de;q=0.5"})
+    html = page.get_data(as_text=True)
+    assert '<html lang="de">' in html
+    assert _translation("de", "Start the survey") in html
+    assert _translation("pl", "Start the survey") not in html
+
+
+def test_language_switch_translates_the_page_it_renders(
+    make_campaign: Callable[..., SurveySetup], respondent: Respondent
+) -> None:
+    """Switching language on a page shows that very page's buttons in the new language."""
+    setup = make_campaign(languages=("en", "de"))
+    respondent.client.get(f"/o/{setup.open_key}")
+    respondent.start("en")
+    switched = respondent.post_page("profile", {**MINI_PROFILE, "action": "language:de"})
+    if switched.status_code == 302:
+        switched = respondent.get(switched.headers["Location"])
+    html = switched.get_data(as_text=True)
+    assert '<html lang="de">' in html
+    assert _translation("de", "Save and continue") in html

@@ -84,8 +84,12 @@ def test_grid_rows_follow_their_relevance_and_row_rules(
     page = respondent.post_page("skills", {**MINI_SKILLS, "q_levels__battery__staff": "11"})
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert ('<a href="#q_levels__battery">Current and required proficiency: Battery and '
+    assert ('<a href="#q_levels__battery__current">Current and required proficiency: Battery and '
             'high-voltage systems: Cannot exceed the number of employees.</a>') in html
+    # The row's message is announced from every control of the row (screen readers).
+    assert 'id="q_levels__battery-error"' in html
+    described = re.search(r'id="q_levels__battery__current"[^>]*aria-describedby="([^"]*)"', html)
+    assert described is not None and "q_levels__battery-error" in described.group(1).split()
     assert 'value="11"' in html
 
 
