@@ -8,7 +8,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 import pytest
-from test_weighting_support import (
+from weighting_support import (
     ArrayDesign,
     api,
     calibration_targets,

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from test_weighting_r import CASES, REPLICATE_CASES, Weighting, _cases
-from test_weighting_support import (
+from weighting_support import (
     api,
     calibration_targets,
     counts,

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_weighting_support import (
+from weighting_support import (
     ArrayDesign,
     api,
     calibration_targets,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_weighting_support import api, calibration_targets, counts
+from weighting_support import api, calibration_targets, counts
 
 from analysis.survey import SurveyDesign
 
