@@ -8,15 +8,6 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 import pytest
-from weighting_support import (
-    ArrayDesign,
-    api,
-    calibration_targets,
-    counts,
-    crossed_counts,
-    reference,
-    replicate_matrix,
-)
 
 from analysis.errors import (
     ConvergenceError,
@@ -27,6 +18,15 @@ from analysis.errors import (
     WeightingError,
 )
 from analysis.survey import SurveyDesign, weighting
+from tests.analysis.weighting_support import (
+    ArrayDesign,
+    api,
+    calibration_targets,
+    counts,
+    crossed_counts,
+    reference,
+    replicate_matrix,
+)
 
 
 @pytest.fixture

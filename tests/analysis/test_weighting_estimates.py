@@ -14,8 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_weighting_r import CASES, REPLICATE_CASES, Weighting, _cases
-from weighting_support import (
+
+from analysis.survey import ReplicateDesign, SurveyDesign
+from tests.analysis.test_weighting_r import CASES, REPLICATE_CASES, Weighting, _cases
+from tests.analysis.weighting_support import (
     api,
     calibration_targets,
     counts,
@@ -23,8 +25,6 @@ from weighting_support import (
     replicate_matrix,
     scalar,
 )
-
-from analysis.survey import ReplicateDesign, SurveyDesign
 
 RTOL = 1e-8
 

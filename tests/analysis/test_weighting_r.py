@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from weighting_support import (
+
+from analysis.survey import weighting
+from tests.analysis.weighting_support import (
     ArrayDesign,
     api,
     calibration_targets,
@@ -25,8 +27,6 @@ from weighting_support import (
     reference,
     replicate_matrix,
 )
-
-from analysis.survey import weighting
 
 RTOL = 1e-8
 

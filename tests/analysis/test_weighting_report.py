@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from weighting_support import api, calibration_targets, counts
 
 from analysis.survey import SurveyDesign
+from tests.analysis.weighting_support import api, calibration_targets, counts
 
 
 @pytest.fixture
