@@ -8,6 +8,7 @@ language; texts are checked against the questionnaire's and the interface's own 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -147,32 +148,33 @@ def fill_consent(page: Page, comment: str = "") -> None:
     page.locator("#q_comments").fill(comment)
 
 
+#: The pages after the profile, in order, each with the step that answers it validly.
+PAGE_STEPS: tuple[tuple[str, Callable[[Page], None]], ...] = (
+    ("staffing", fill_staffing),
+    ("skill_areas", mark_skill_areas),
+    ("skill_needs", fill_skill_needs),
+    ("recruitment", fill_recruitment),
+    ("training", fill_training),
+    ("training_modes", fill_training_modes),
+    ("consent", fill_consent),
+)
+
+
+def answer_pages_from(page: Page, lang: str, first: str) -> None:
+    """From page `first` on, answer every page with valid answers up to the review."""
+    names = [name for name, _ in PAGE_STEPS]
+    for section_id, fill in PAGE_STEPS[names.index(first):]:
+        expect_page(page, section_id, lang)
+        fill(page)
+        next_page(page)
+    expect(page).to_have_url(re.compile(r"/survey/review$"))
+
+
 def answer_to_review(page: Page, lang: str) -> None:
     """From the staffing page on, answer every page with valid answers up to the review."""
-    expect_page(page, "staffing", lang)
-    fill_staffing(page)
-    next_page(page)
-    expect_page(page, "skill_areas", lang)
-    mark_skill_areas(page)
-    next_page(page)
-    expect_page(page, "skill_needs", lang)
-    fill_skill_needs(page)
-    next_page(page)
-    answer_from_recruitment(page, lang)
+    answer_pages_from(page, lang, "staffing")
 
 
 def answer_from_recruitment(page: Page, lang: str) -> None:
     """From the recruitment page on, answer every page up to the review."""
-    expect_page(page, "recruitment", lang)
-    fill_recruitment(page)
-    next_page(page)
-    expect_page(page, "training", lang)
-    fill_training(page)
-    next_page(page)
-    expect_page(page, "training_modes", lang)
-    fill_training_modes(page)
-    next_page(page)
-    expect_page(page, "consent", lang)
-    fill_consent(page)
-    next_page(page)
-    expect(page).to_have_url(re.compile(r"/survey/review$"))
+    answer_pages_from(page, lang, "recruitment")
