@@ -337,10 +337,7 @@ def deff_mean(
     numpy.ndarray
         ``(k,)`` design effects.
     """
-    svyvar, psum, nobs = srs_variance_of_mean(layout, w, values)
-    vsrs = svyvar * safe_divide(psum - nobs, psum * nobs)
-    vsrs = np.where(psum < nobs, np.nan, vsrs)
-    return safe_divide(variance, vsrs)
+    return _deff(variance, layout, w, values, of_total=False)
 
 
 def deff_total(
@@ -367,9 +364,19 @@ def deff_total(
     numpy.ndarray
         ``(k,)`` design effects.
     """
+    return _deff(variance, layout, w, values, of_total=True)
+
+
+def _deff(variance: np.ndarray, layout: ColumnLayout, w: np.ndarray,
+          values: np.ndarray | None, *, of_total: bool) -> np.ndarray:
+    """Design effect against simple random sampling without replacement, as R computes it.
+
+    The SRS variance of the mean, ``svyvar (N_hat - n) / (N_hat n)``, times ``N_hat^2`` for a
+    total; ``nan`` where ``N_hat < n``. Shared by :func:`deff_mean` and :func:`deff_total`.
+    """
     svyvar, psum, nobs = srs_variance_of_mean(layout, w, values)
-    vsrs = svyvar * psum * psum * safe_divide(psum - nobs, psum * nobs)
-    vsrs = np.where(psum < nobs, np.nan, vsrs)
+    scale = svyvar * psum * psum if of_total else svyvar
+    vsrs = np.where(psum < nobs, np.nan, scale * safe_divide(psum - nobs, psum * nobs))
     return safe_divide(variance, vsrs)
 
 
